@@ -1,0 +1,195 @@
+"""What every recurrent layer of the package shares with its torch.nn twin.
+
+`RecurrentLayer` holds the parameters under torch.nn.RNN/LSTM/GRU's names, checks the input,
+and runs the layers and directions. A model (``gru.py``, ...) supplies only `_run_direction`:
+one layer, one direction, time-major input.
+"""
+import math
+import numbers
+
+import torch
+from torch import nn
+
+BPTT_PATHS = ("autograd", "manual")
+
+
+def _check_size(name, value, minimum=1):
+    # bool is an int in Python; GRU(True, 4) is almost certainly a mistake.
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _shape(tensor):
+    return tuple(tensor.shape)
+
+
+class RecurrentLayer(nn.Module):
+    """Parameters, input checks, layers and directions of a torch.nn-style recurrent layer.
+
+    `gate_count` is how many (hidden_size)-row blocks each weight matrix stacks: 1 for a plain
+    RNN, 3 for a GRU (r, z, n), 4 for an LSTM (i, f, g, o).
+    """
+
+    gate_count = 1
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, *, bptt="autograd", device=None, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        self.input_size = _check_size("input_size", input_size)
+        self.hidden_size = _check_size("hidden_size", hidden_size)
+        self.num_layers = _check_size("num_layers", num_layers)
+        if not isinstance(dropout, numbers.Real) or not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"dropout must be a number in [0, 1], got {dropout!r}")
+        if bptt not in BPTT_PATHS:
+            raise ValueError(f"bptt must be one of {BPTT_PATHS}, got {bptt!r}")
+        if dtype is not None and not dtype.is_floating_point:
+            raise TypeError(f"{name} needs a floating-point dtype, got {dtype}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.dropout = float(dropout)
+        self.bidirectional = bool(bidirectional)
+        self.bptt = bptt
+        self.num_directions = 2 if self.bidirectional else 1
+
+        factory = {"device": device, "dtype": dtype}
+        rows = self.gate_count * self.hidden_size
+        # Same names, shapes and registration order as torch.nn: weight_ih_l{k}[_reverse], ...
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else self.hidden_size * self.num_directions
+            for suffix in self._suffixes()[:self.num_directions]:
+                self.register_parameter(f"weight_ih_l{layer}{suffix}",
+                                        nn.Parameter(torch.empty(rows, layer_input, **factory)))
+                self.register_parameter(f"weight_hh_l{layer}{suffix}",
+                                        nn.Parameter(torch.empty(rows, self.hidden_size, **factory)))
+                if self.bias:
+                    self.register_parameter(f"bias_ih_l{layer}{suffix}",
+                                            nn.Parameter(torch.empty(rows, **factory)))
+                    self.register_parameter(f"bias_hh_l{layer}{suffix}",
+                                            nn.Parameter(torch.empty(rows, **factory)))
+        self.reset_parameters()
+
+    @staticmethod
+    def _suffixes():
+        return ("", "_reverse")
+
+    def reset_parameters(self):
+        """U(-1/sqrt(h), 1/sqrt(h)) for every weight and bias, as torch.nn does."""
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        for parameter in self.parameters():
+            nn.init.uniform_(parameter, -bound, bound)
+
+    def extra_repr(self):
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        if self.bidirectional:
+            text += ", bidirectional=True"
+        return text + f", bptt={self.bptt!r}"
+
+    def layer_weights(self, layer, direction=0):
+        """(weight_ih, weight_hh, bias_ih, bias_hh) of one layer and direction.
+
+        With bias=False the biases are zeros that take no gradient, so every model's
+        equations stay the same.
+        """
+        suffix = self._suffixes()[direction]
+        weight_ih = getattr(self, f"weight_ih_l{layer}{suffix}")
+        weight_hh = getattr(self, f"weight_hh_l{layer}{suffix}")
+        if self.bias:
+            return (weight_ih, weight_hh, getattr(self, f"bias_ih_l{layer}{suffix}"),
+                    getattr(self, f"bias_hh_l{layer}{suffix}"))
+        zeros = weight_hh.new_zeros(weight_hh.shape[0])
+        return weight_ih, weight_hh, zeros, zeros
+
+    # ------------------------------------------------------------------ input checks
+    def _check_input(self, input, hx):
+        name = type(self).__name__
+        if not isinstance(input, torch.Tensor):
+            raise TypeError(f"{name} expected input to be a torch.Tensor, got {type(input).__name__}")
+        layout = "(N, L, H_in)" if self.batch_first else "(L, N, H_in)"
+        if input.dim() not in (2, 3):
+            raise ValueError(f"{name} expected input of rank 3 {layout} or rank 2 (L, H_in) "
+                             f"for one unbatched sequence, got rank {input.dim()} with shape "
+                             f"{_shape(input)}")
+        if not input.is_floating_point():
+            raise TypeError(f"{name} expected a floating-point input, got {input.dtype}; "
+                            f"convert it with .float() (token ids go through an nn.Embedding first)")
+        parameter = self.weight_ih_l0
+        if input.dtype != parameter.dtype:
+            raise TypeError(f"{name} input has dtype {input.dtype} but the parameters have "
+                            f"{parameter.dtype}; convert one to match (e.g. model.double())")
+        if input.shape[-1] != self.input_size:
+            raise ValueError(f"{name} expected input with {self.input_size} features "
+                             f"(input_size), got {input.shape[-1]} in shape {_shape(input)}")
+        time_axis = 1 if (self.batch_first and input.dim() == 3) else 0
+        if input.shape[time_axis] == 0:
+            raise ValueError(f"{name} expected a sequence of length >= 1, got shape {_shape(input)}")
+        if hx is not None:
+            self._check_state("hx", hx, input)
+
+    def _expected_state_shape(self, input):
+        stack = self.num_layers * self.num_directions
+        if input.dim() == 2:
+            return (stack, self.hidden_size)
+        batch = input.shape[0] if self.batch_first else input.shape[1]
+        return (stack, batch, self.hidden_size)
+
+    def _check_state(self, label, state, input):
+        name = type(self).__name__
+        if not isinstance(state, torch.Tensor):
+            raise TypeError(f"{name} expected {label} to be a torch.Tensor, got {type(state).__name__}")
+        if state.dtype != input.dtype:
+            raise TypeError(f"{name} expected {label} with dtype {input.dtype} (the input's), "
+                            f"got {state.dtype}")
+        expected = self._expected_state_shape(input)
+        if _shape(state) != expected:
+            raise ValueError(f"{name} expected {label} of shape {expected} = (num_layers * "
+                             f"num_directions, batch, hidden_size), got {_shape(state)}")
+
+    # ------------------------------------------------------------------ layers and directions
+    def _run_direction(self, x, h0, weights):
+        """One layer, one direction: x (L, N, H_in), h0 (N, H) -> output (L, N, H), h_last (N, H)."""
+        raise NotImplementedError
+
+    def forward(self, input, hx=None):
+        self._check_input(input, hx)
+        unbatched = input.dim() == 2
+        if unbatched:
+            input = input.unsqueeze(1)
+            hx = None if hx is None else hx.unsqueeze(1)
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        batch = input.shape[1]
+        if hx is None:
+            hx = input.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
+
+        layer_input, last_states = input, []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                # The reverse direction reads the sequence back to front.
+                x = layer_input if direction == 0 else layer_input.flip(0)
+                h0 = hx[layer * self.num_directions + direction]
+                output, h_last = self._run_direction(x, h0, self.layer_weights(layer, direction))
+                outputs.append(output if direction == 0 else output.flip(0))
+                last_states.append(h_last)
+            layer_input = torch.cat(outputs, dim=2) if len(outputs) > 1 else outputs[0]
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
+
+        output, h_n = layer_input, torch.stack(last_states)
+        if unbatched:
+            return output.squeeze(1), h_n.squeeze(1)
+        if self.batch_first:
+            output = output.transpose(0, 1)
+        return output, h_n
