@@ -1,0 +1,89 @@
+"""Long-range tasks generated on the fly: seeded, reproducible, no download.
+
+Both return batch-first tensors, (num_sequences, length, ...), so that rows are examples.
+"""
+import math
+import numbers
+
+import torch
+
+
+def _check_count(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _generator(seed):
+    if isinstance(seed, torch.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be an int or a torch.Generator, got {type(seed).__name__}")
+    return torch.Generator().manual_seed(int(seed))
+
+
+def adding_problem(num_sequences, seq_len, *, seed=0, dtype=torch.float32):
+    """The adding problem in the form of Le, Jaitly & Hinton (2015) and Arjovsky et al. (2016).
+
+    Each step carries two features: a value drawn from U[0, 1] and a marker in {0, 1}. Exactly
+    two steps are marked, one in each half of the sequence; the target is the sum of the two
+    marked values. Predicting the mean target, 1, scores MSE 1/6 (`ADDING_BASELINE_MSE`).
+
+    Returns inputs (num_sequences, seq_len, 2) and targets (num_sequences, 1).
+    """
+    num_sequences = _check_count("num_sequences", num_sequences, 1)
+    seq_len = _check_count("seq_len", seq_len, 2)  # one marker in each half needs two steps
+    generator = _generator(seed)
+    values = torch.rand(num_sequences, seq_len, generator=generator, dtype=torch.float64)
+    half = seq_len // 2
+    first = torch.randint(0, half, (num_sequences,), generator=generator)
+    second = torch.randint(half, seq_len, (num_sequences,), generator=generator)
+    markers = torch.zeros(num_sequences, seq_len, dtype=torch.float64)
+    rows = torch.arange(num_sequences)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    targets = (values * markers).sum(dim=1, keepdim=True)
+    inputs = torch.stack([values, markers], dim=2)
+    return inputs.to(dtype), targets.to(dtype)
+
+
+# Var(U1 + U2) for two independent U[0, 1] values: 2 * 1/12. The error of always answering 1.
+ADDING_BASELINE_MSE = 1.0 / 6.0
+
+BLANK = 0  # the copying task's blank token; the delimiter is num_symbols + 1
+
+
+def copying_task(num_sequences, delay, *, num_symbols=8, copy_length=10, seed=0):
+    """The copying-memory task of Arjovsky, Shah & Bengio (2016).
+
+    Token 0 is the blank, tokens 1..num_symbols are the symbols, token num_symbols + 1 the
+    delimiter. The input is `copy_length` random symbols, delay - 1 blanks, the delimiter and
+    `copy_length` blanks (length delay + 2 * copy_length). The target is delay + copy_length
+    blanks followed by the symbols: the network must hold them for `delay` steps.
+
+    Returns token ids inputs and targets, both int64 of shape (num_sequences, delay + 2 * copy_length).
+    A network that outputs blank until the delimiter and then guesses uniformly scores
+    cross-entropy `copying_baseline(delay)` per step.
+    """
+    num_sequences = _check_count("num_sequences", num_sequences, 1)
+    delay = _check_count("delay", delay, 1)
+    num_symbols = _check_count("num_symbols", num_symbols, 1)
+    copy_length = _check_count("copy_length", copy_length, 1)
+    generator = _generator(seed)
+    delimiter = num_symbols + 1
+    length = delay + 2 * copy_length
+    symbols = torch.randint(1, num_symbols + 1, (num_sequences, copy_length), generator=generator)
+    inputs = torch.full((num_sequences, length), BLANK, dtype=torch.long)
+    inputs[:, :copy_length] = symbols
+    inputs[:, copy_length + delay - 1] = delimiter
+    targets = torch.full((num_sequences, length), BLANK, dtype=torch.long)
+    targets[:, -copy_length:] = symbols
+    return inputs, targets
+
+
+def copying_baseline(delay, *, num_symbols=8, copy_length=10):
+    """Memoryless cross-entropy per step: copy_length * ln(num_symbols) / (delay + 2 copy_length)."""
+    delay = _check_count("delay", delay, 1)
+    return copy_length * math.log(num_symbols) / (delay + 2 * copy_length)

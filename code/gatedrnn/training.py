@@ -1,0 +1,123 @@
+"""One small, model-agnostic training loop that every chapter trains through."""
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+
+def global_grad_norm(parameters):
+    """sqrt of the sum of squares of every gradient entry: the norm of the whole gradient."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return 0.0
+    return math.sqrt(sum(float(g.pow(2).sum()) for g in grads))
+
+
+def clip_global_norm(parameters, max_norm):
+    """Global-norm clipping, Algorithm 1 of Pascanu, Mikolov & Bengio (2013).
+
+    If ||g|| >= max_norm, rescale g <- max_norm * g / ||g||, so the step keeps its direction.
+    Returns the norm before clipping (what to log).
+    """
+    if not isinstance(max_norm, numbers.Real) or max_norm <= 0:
+        raise ValueError(f"max_norm must be a positive number, got {max_norm!r}")
+    parameters = [p for p in parameters if p.grad is not None]
+    norm = global_grad_norm(parameters)
+    if norm >= max_norm:
+        scale = max_norm / norm
+        for p in parameters:
+            p.grad.mul_(scale)
+    return norm
+
+
+@dataclass
+class History:
+    """What a run recorded: the training loss and gradient norm (before clipping) at every
+    step, and the held-out loss (and metric, if one was given) at every evaluation."""
+    step: list = field(default_factory=list)
+    loss: list = field(default_factory=list)
+    grad_norm: list = field(default_factory=list)
+    eval_step: list = field(default_factory=list)
+    eval_loss: list = field(default_factory=list)
+    eval_metric: list = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _check_data(name, data):
+    if (not isinstance(data, (tuple, list)) or len(data) != 2
+            or not all(isinstance(t, torch.Tensor) for t in data)):
+        raise TypeError(f"{name} must be a pair of tensors (inputs, targets), got {type(data).__name__}")
+    if data[0].shape[0] != data[1].shape[0]:
+        raise ValueError(f"{name}: inputs and targets must have as many rows, got "
+                         f"{data[0].shape[0]} and {data[1].shape[0]}")
+    return data
+
+
+@torch.no_grad()
+def evaluate(model, loss_fn, data, *, metric_fn=None, batch_size=1024):
+    """Mean loss (and metric) of `model` over all of `data`, in eval mode."""
+    inputs, targets = _check_data("data", data)
+    was_training = model.training
+    model.eval()
+    total_loss, total_metric = 0.0, 0.0
+    for start in range(0, inputs.shape[0], batch_size):
+        x, y = inputs[start:start + batch_size], targets[start:start + batch_size]
+        output = model(x)
+        total_loss += float(loss_fn(output, y)) * x.shape[0]
+        if metric_fn is not None:
+            total_metric += float(metric_fn(output, y)) * x.shape[0]
+    model.train(was_training)
+    count = inputs.shape[0]
+    return total_loss / count, (total_metric / count if metric_fn is not None else None)
+
+
+def train(model, loss_fn, train_data, *, steps, batch_size=64, lr=1e-3, optimizer=None,
+          clip=None, eval_data=None, eval_every=None, metric_fn=None, seed=0, progress=True,
+          desc="training"):
+    """Train `model` for `steps` minibatch steps and return a `History`.
+
+    loss_fn(model(inputs), targets) -> scalar. train_data and eval_data are pairs of tensors
+    (inputs, targets) with examples along the first axis; minibatches are drawn at random
+    with a generator seeded by `seed`, so a run is reproducible. optimizer defaults to Adam
+    with learning rate `lr`. clip: None, or the max_norm of global-norm clipping. eval_every
+    defaults to steps // 10 when eval_data is given. progress=False silences the bar.
+    """
+    steps = int(steps)
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    inputs, targets = _check_data("train_data", train_data)
+    if eval_data is not None:
+        _check_data("eval_data", eval_data)
+        eval_every = eval_every or max(1, steps // 10)
+    torch.manual_seed(seed)  # dropout and anything else drawing from torch's global generator
+    generator = torch.Generator().manual_seed(seed)
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    optimizer = optimizer or torch.optim.Adam(parameters, lr=lr)
+    history = History()
+    model.train()
+    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, leave=False)
+    start = time.perf_counter()
+    for step in bar:
+        rows = torch.randint(0, inputs.shape[0], (batch_size,), generator=generator)
+        loss = loss_fn(model(inputs[rows]), targets[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        norm = (clip_global_norm(parameters, clip) if clip is not None
+                else global_grad_norm(parameters))
+        optimizer.step()
+        history.step.append(step)
+        history.loss.append(float(loss))
+        history.grad_norm.append(norm)
+        if eval_data is not None and (step % eval_every == 0 or step == steps):
+            eval_loss, eval_metric = evaluate(model, loss_fn, eval_data, metric_fn=metric_fn)
+            history.eval_step.append(step)
+            history.eval_loss.append(eval_loss)
+            history.eval_metric.append(eval_metric)
+            bar.set_postfix(loss=f"{history.loss[-1]:.4f}", eval=f"{eval_loss:.4f}")
+        elif step % 10 == 0:
+            bar.set_postfix(loss=f"{history.loss[-1]:.4f}")
+    history.seconds = time.perf_counter() - start
+    return history
