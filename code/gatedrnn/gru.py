@@ -186,7 +186,6 @@ class GRUFunction(torch.autograd.Function):
             dh_last = torch.zeros_like(output[0])
         grads = gru_sequence_backward(doutput, dh_last, x, output, ctx.caches, weight_ih,
                                       need_dx=ctx.needs_input_grad[0])
-        ctx.caches = None
         return (*grads, None)
 
 

@@ -66,7 +66,7 @@ def evaluate(model, loss_fn, data, *, metric_fn=None, batch_size=1024):
     for start in range(0, inputs.shape[0], batch_size):
         x, y = inputs[start:start + batch_size], targets[start:start + batch_size]
         output = model(x)
-        total_loss += float(loss_fn(output, y)) * x.shape[0]
+        total_loss += loss_fn(output, y).item() * x.shape[0]
         if metric_fn is not None:
             total_metric += float(metric_fn(output, y)) * x.shape[0]
     model.train(was_training)
@@ -109,7 +109,7 @@ def train(model, loss_fn, train_data, *, steps, batch_size=64, lr=1e-3, optimize
                 else global_grad_norm(parameters))
         optimizer.step()
         history.step.append(step)
-        history.loss.append(float(loss))
+        history.loss.append(loss.item())
         history.grad_norm.append(norm)
         if eval_data is not None and (step % eval_every == 0 or step == steps):
             eval_loss, eval_metric = evaluate(model, loss_fn, eval_data, metric_fn=metric_fn)

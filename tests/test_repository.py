@@ -1,0 +1,53 @@
+"""Repository hygiene: notebooks are committed without outputs and every one is in the book."""
+import json
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _notebooks():
+    listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True)
+    if listed.returncode == 0 and listed.stdout.strip():
+        return [ROOT / line for line in listed.stdout.split()]
+    return sorted((ROOT / "book").rglob("*.ipynb"))
+
+
+def test_notebooks_carry_no_outputs():
+    notebooks = _notebooks()
+    assert notebooks
+    dirty = []
+    for path in notebooks:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code" and (cell.get("outputs") or cell.get("execution_count")):
+                dirty.append(path.name)
+                break
+    assert not dirty, f"strip outputs before committing: {dirty}"
+
+
+def _toc_files():
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+            for part in entry.get("chapters", []):
+                walk([part])
+
+    walk(toc.get("chapters", []))
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    return files
+
+
+def test_every_book_page_is_in_the_toc():
+    listed = {str(Path(f).with_suffix("")) for f in _toc_files()}
+    pages = {str(p.relative_to(ROOT).with_suffix(""))
+             for p in list((ROOT / "book").rglob("*.ipynb")) + list((ROOT / "book").rglob("*.md"))
+             if ".ipynb_checkpoints" not in p.parts}
+    assert pages <= listed, f"pages missing from _toc.yml: {sorted(pages - listed)}"
