@@ -44,60 +44,70 @@ class GRUCache(NamedTuple):
 def step_forward(gates_x, h_prev, weight_hh, bias_hh, reset_after=True):
     """One GRU step, equations (G1)-(G4).
 
-    gates_x: (n, 3h) X_t W_x + b_x for the gates r, z and the candidate, in that order.
-    h_prev: (n, h) H_{t-1}. weight_hh: (3h, h) and bias_hh: (3h,) in torch.nn.GRU's layout.
-    Returns (h_next, cache); the cache (a GRUCache) holds what step_backward needs.
+    gates_x:   (n, 3h) X_t W_x + b_x for r, z and the candidate, in that order
+    h_prev:    (n, h)  H_{t-1}
+    weight_hh: (3h, h) and bias_hh: (3h,), in torch.nn.GRU's layout
+    Returns (h_next, cache); the cache (a GRUCache) is what step_backward needs.
     """
     h = h_prev.shape[1]
     if reset_after:
-        gates_h = torch.addmm(bias_hh, h_prev, weight_hh.t())        # H_{t-1} W_h + b_h, all 3
-        # (G1) and (G2) have the same form, so both gates come from one sigmoid call.
-        reset_gate, update_gate = torch.sigmoid(gates_x[:, :2 * h] + gates_h[:, :2 * h]).chunk(2, 1)
-        hidden_part = gates_h[:, 2 * h:]                              # H_{t-1} W_hh + b_hh
-        candidate = torch.tanh(gates_x[:, 2 * h:] + reset_gate * hidden_part)        # (G3)
-        candidate_input = h_prev        # what W_hh multiplies
+        # H_{t-1} W_h + b_h for all three blocks at once
+        gates_h = torch.addmm(bias_hh, h_prev, weight_hh.t())
+        # (G1) and (G2) have the same form: one sigmoid call gives both gates.
+        pre_rz = gates_x[:, :2 * h] + gates_h[:, :2 * h]
+        reset_gate, update_gate = torch.sigmoid(pre_rz).chunk(2, dim=1)
+        hidden_part = gates_h[:, 2 * h:]               # H_{t-1} W_hh + b_hh
+        candidate = torch.tanh(gates_x[:, 2 * h:]
+                               + reset_gate * hidden_part)          # (G3)
+        candidate_input = h_prev                        # what W_hh multiplies
     else:
         gates_rz = torch.addmm(bias_hh[:2 * h], h_prev, weight_hh[:2 * h].t())
-        reset_gate, update_gate = torch.sigmoid(gates_x[:, :2 * h] + gates_rz).chunk(2, 1)
-        candidate_input = reset_gate * h_prev                        # R_t * H_{t-1}
-        hidden_part = torch.addmm(bias_hh[2 * h:], candidate_input, weight_hh[2 * h:].t())
-        candidate = torch.tanh(gates_x[:, 2 * h:] + hidden_part)                     # (G3')
-    # (G4), H_t = Z_t * H_{t-1} + (1 - Z_t) * H~_t, in one call: lerp(a, b, w) = a + w * (b - a).
+        pre_rz = gates_x[:, :2 * h] + gates_rz
+        reset_gate, update_gate = torch.sigmoid(pre_rz).chunk(2, dim=1)
+        candidate_input = reset_gate * h_prev           # R_t * H_{t-1}
+        hidden_part = torch.addmm(bias_hh[2 * h:], candidate_input,
+                                  weight_hh[2 * h:].t())
+        candidate = torch.tanh(gates_x[:, 2 * h:] + hidden_part)    # (G3')
+    # (G4) H_t = Z_t * H_{t-1} + (1 - Z_t) * H~_t, as one call:
+    # lerp(a, b, w) = a + w * (b - a)
     h_next = torch.lerp(candidate, h_prev, update_gate)
-    cache = GRUCache(h_prev, reset_gate, update_gate, candidate, hidden_part, candidate_input,
-                     weight_hh, reset_after)
+    cache = GRUCache(h_prev, reset_gate, update_gate, candidate, hidden_part,
+                     candidate_input, weight_hh, reset_after)
     return h_next, cache
 
 
 def step_backward(dh_next, cache):
-    """Backward through one GRU step: the chain rule applied to (G4), (G3), (G2), (G1) in turn.
+    """Backward through one GRU step: the chain rule through (G4), (G3), (G2), (G1).
 
-    dh_next: (n, h) dL/dH_t, the total derivative (from the output at t and from step t+1).
+    dh_next: (n, h) dL/dH_t, the total derivative (from the output at t and
+             from step t+1).
     Returns (dgates_x, dh_prev, dgates_h):
-      dgates_x (n, 3h): dL/d(gates_x), the gradient of the input's share of each pre-activation;
-      dh_prev  (n, h):  dL/dH_{t-1} through this step;
-      dgates_h (n, 3h): dL/d(the recurrent products), whose inputs are H_{t-1} for r and z and
-                        cache's candidate_input for the candidate (H_{t-1}, or R_t * H_{t-1}).
-    The weight gradients are sums over time of outer products; `gru_sequence_backward` forms
-    them with one matrix product after the loop.
+      dgates_x (n, 3h) dL/d(gates_x), the input's share of each pre-activation
+      dh_prev  (n, h)  dL/dH_{t-1} through this step
+      dgates_h (n, 3h) dL/d(the recurrent products); W_hh multiplies H_{t-1}
+               for r and z, and cache.candidate_input for the candidate.
+    The weight gradients are sums over time of outer products:
+    `gru_sequence_backward` forms them in one matrix product after the loop.
     """
-    h_prev, reset_gate, update_gate, candidate, hidden_part, _, weight_hh, reset_after = cache
+    (h_prev, reset_gate, update_gate, candidate, hidden_part, _,
+     weight_hh, reset_after) = cache
     h = h_prev.shape[1]
     # (G4): H_t = Z * H_{t-1} + (1 - Z) * H~
     d_update = dh_next * (h_prev - candidate)
     d_candidate = dh_next * (1 - update_gate)
     dh_prev = dh_next * update_gate
-    # (G3): through tanh, tanh' = 1 - tanh^2
+    # (G3): through tanh, whose derivative is 1 - tanh^2
     d_candidate_pre = d_candidate * (1 - candidate * candidate)
     if reset_after:
         d_reset = d_candidate_pre * hidden_part
         d_hidden_part = d_candidate_pre * reset_gate
     else:
-        d_candidate_input = d_candidate_pre @ weight_hh[2 * h:]     # dL/d(R * H_{t-1})
+        # dL/d(R * H_{t-1}), then split between R and H_{t-1}
+        d_candidate_input = d_candidate_pre @ weight_hh[2 * h:]
         d_reset = d_candidate_input * h_prev
         dh_prev = dh_prev + d_candidate_input * reset_gate
         d_hidden_part = d_candidate_pre
-    # (G1), (G2): through the sigmoid, sigma' = sigma (1 - sigma)
+    # (G1), (G2): through the sigmoid, whose derivative is sigma (1 - sigma)
     d_reset_pre = d_reset * reset_gate * (1 - reset_gate)
     d_update_pre = d_update * update_gate * (1 - update_gate)
     dgates_x = torch.cat([d_reset_pre, d_update_pre, d_candidate_pre], dim=1)
