@@ -1,16 +1,97 @@
 """What every recurrent layer of the package shares with its torch.nn twin.
 
 `RecurrentLayer` holds the parameters under torch.nn.RNN/LSTM/GRU's names, checks the input,
-and runs the layers and directions. A model (``gru.py``, ...) supplies only `_run_direction`:
-one layer, one direction, time-major input.
+and runs the layers and directions. A model (``rnn.py``, ``gru.py``) supplies only its
+`sequence` function (one layer, one direction, time-major input) and its hand-derived
+`sequence_backward`.
+
+The loop over time is the same for every cell, and so is the loop back through time: they
+are `run_sequence` and `backward_through_time` below, which call a model's `step_forward`
+and `step_backward`. `ManualBPTT` wraps a model's hand-derived backward pass as a
+torch.autograd.Function, so a layer trains with it.
 """
 import math
 import numbers
+from functools import partial
 
 import torch
 from torch import nn
 
 BPTT_PATHS = ("autograd", "manual")
+
+
+def run_sequence(step_forward, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, **options):
+    """Run a cell over a time-major sequence x (T, n, d) from h0 (n, h).
+
+    The input's share of every pre-activation, X_t W_x + b_x, does not depend on H_{t-1}:
+    it is computed for all steps in one matrix product before the loop (as cuDNN does),
+    so each step does only the recurrent product. Returns (output (T, n, h), H_T, caches).
+    Under autograd this *is* the "autograd" path.
+    """
+    gates_x = torch.matmul(x, weight_ih.t()) + bias_ih
+    h, outputs, caches = h0, [], []
+    for gates_x_t in gates_x:
+        h, cache = step_forward(gates_x_t, h, weight_hh, bias_hh, **options)
+        outputs.append(h)
+        caches.append(cache)
+    return torch.stack(outputs), h, caches
+
+
+def backward_through_time(step_backward, doutput, dh_last, caches):
+    """The loop of BPTT: step_backward from t = T down to 1.
+
+    doutput (T, n, h) holds dL/dH_t from the layer's output at each step (the direct part);
+    dh_last (n, h) is dL/dH_T from the final state. Returns every step's dgates_x and
+    dgates_h, stacked to (T, n, G*h), and dL/dH_0.
+    """
+    dgates_x, dgates_h = [], []
+    dh = dh_last
+    for t in reversed(range(len(caches))):
+        # Total derivative at step t = what the output at t sends + what step t+1 sent back.
+        dgx, dh, dgh = step_backward(dh + doutput[t], caches[t])
+        dgates_x.append(dgx)
+        dgates_h.append(dgh)
+    return torch.stack(dgates_x[::-1]), torch.stack(dgates_h[::-1]), dh
+
+
+def outer_sum(grad, inputs):
+    """sum over t (and the batch) of grad_t^T inputs_t: a weight's gradient, in one product."""
+    return grad.reshape(-1, grad.shape[-1]).t() @ inputs.reshape(-1, inputs.shape[-1])
+
+
+def outer_sum_h_prev(grad, h0, output):
+    """outer_sum(grad, H_{t-1}) without stacking H_{t-1}: it is H_0 at t = 1, then the output."""
+    return grad[0].t() @ h0 + outer_sum(grad[1:], output[:-1])
+
+
+def input_gradients(dgates_x, x, weight_ih, need_dx=True):
+    """(dx, dweight_ih, dbias_ih) from the gradient of gates_x = X_t W_x + b_x."""
+    dx = torch.matmul(dgates_x, weight_ih) if need_dx else None
+    return dx, outer_sum(dgates_x, x), dgates_x.sum(dim=(0, 1))
+
+
+class ManualBPTT(torch.autograd.Function):
+    """The "manual" path: the forward loop without a graph, then the model's own backward.
+
+    sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh) -> (output, h_last, caches), and
+    sequence_backward(doutput, dh_last, x, output, caches, weight_ih, need_dx) ->
+    (dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh): a model's two functions, with
+    its options (nonlinearity, reset_after) bound by functools.partial.
+    """
+
+    @staticmethod
+    def forward(ctx, sequence, sequence_backward, x, h0, weight_ih, weight_hh, bias_ih, bias_hh):
+        output, h_last, caches = sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
+        ctx.save_for_backward(x, weight_ih, output)
+        ctx.sequence_backward, ctx.caches = sequence_backward, caches
+        return output, h_last.clone()
+
+    @staticmethod
+    def backward(ctx, doutput, dh_last):
+        x, weight_ih, output = ctx.saved_tensors
+        grads = ctx.sequence_backward(doutput, dh_last, x, output, ctx.caches, weight_ih,
+                                      need_dx=ctx.needs_input_grad[2])
+        return (None, None, *grads)
 
 
 def _check_size(name, value, minimum=1):
@@ -157,9 +238,20 @@ class RecurrentLayer(nn.Module):
                              f"num_directions, batch, hidden_size), got {_shape(state)}")
 
     # ------------------------------------------------------------------ layers and directions
+    # A model sets these two to its module's functions, and says which options they take.
+    sequence = None            # (x, h0, *weights, **options) -> (output, h_last, caches)
+    sequence_backward = None   # the hand-derived BPTT of `sequence`, see ManualBPTT
+
+    def cell_options(self):
+        return {}
+
     def _run_direction(self, x, h0, weights):
         """One layer, one direction: x (L, N, H_in), h0 (N, H) -> output (L, N, H), h_last (N, H)."""
-        raise NotImplementedError
+        sequence = partial(type(self).sequence, **self.cell_options())
+        if self.bptt == "manual":
+            return ManualBPTT.apply(sequence, type(self).sequence_backward, x, h0, *weights)
+        output, h_last, _ = sequence(x, h0, *weights)
+        return output, h_last
 
     def forward(self, input, hx=None):
         self._check_input(input, hx)

@@ -18,15 +18,15 @@ torch.nn.GRU stores each W transposed and the three gates stacked in the order (
 ``weight_ih_l0`` is [W_xr | W_xz | W_xh]^T, (3h, d); ``weight_hh_l0`` is [W_hr | W_hz | W_hh]^T,
 (3h, h); ``bias_ih_l0`` = [b_xr, b_xz, b_xh] and ``bias_hh_l0`` = [b_hr, b_hz, b_hh].
 
-The input's share of every pre-activation, ``gates_x = X_t W_x + b_x`` for all three gates, does
-not depend on H_{t-1}; it is computed for all time steps in one matrix product before the loop
-(as cuDNN does), so each step does only the recurrent product.
+The input's share of every pre-activation, ``gates_x = X_t W_x + b_x`` for all three gates, is
+computed for all time steps before the loop (see `run_sequence`).
 """
 from typing import NamedTuple
 
 import torch
 
-from ._recurrent import RecurrentLayer
+from ._recurrent import (RecurrentLayer, backward_through_time, input_gradients,
+                         outer_sum, outer_sum_h_prev, run_sequence)
 
 
 class GRUCache(NamedTuple):
@@ -121,82 +121,28 @@ def step_backward(dh_next, cache):
 
 
 def gru_sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reset_after=True):
-    """Run the GRU over a time-major sequence x (T, n, d) from h0 (n, h).
-
-    Returns (output (T, n, h), h_T, caches). Under autograd this *is* the "autograd" path.
-    """
-    gates_x = torch.matmul(x, weight_ih.t()) + bias_ih           # (T, n, 3h), hoisted
-    h, outputs, caches = h0, [], []
-    for gates_x_t in gates_x:
-        h, cache = step_forward(gates_x_t, h, weight_hh, bias_hh, reset_after)
-        outputs.append(h)
-        caches.append(cache)
-    return torch.stack(outputs), h, caches
+    """Run the GRU over x (T, n, d) from h0 (n, h): (output, H_T, caches)."""
+    return run_sequence(step_forward, x, h0, weight_ih, weight_hh, bias_ih, bias_hh,
+                        reset_after=reset_after)
 
 
 def gru_sequence_backward(doutput, dh_last, x, output, caches, weight_ih, need_dx=True):
     """Backpropagation through time for `gru_sequence`.
 
     doutput: (T, n, h) dL/dH_t from the layer's output (the direct, partial part);
-    dh_last: (n, h) dL/dH_T from the final state; x, output and caches: what the forward pass
-    took and gave. Returns
-    (dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh).
+    dh_last: (n, h) dL/dH_T from the final state; x, output and caches: what the forward
+    pass took and gave. Returns (dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh).
     """
-    steps = len(caches)
-    dgates_x = []
-    dgates_h = []
-    dh = dh_last
-    for t in reversed(range(steps)):
-        # Total derivative at step t = what the output at t sends + what step t+1 sent back.
-        dgx, dh, dgh = step_backward(dh + doutput[t], caches[t])
-        dgates_x.append(dgx)
-        dgates_h.append(dgh)
-    dgates_x = torch.stack(dgates_x[::-1])                        # (T, n, 3h)
-    dgates_h = torch.stack(dgates_h[::-1])
-    h0, reset_after = caches[0].h_prev, caches[0].reset_after
-
-    def outer_sum(grad, inputs):                                   # sum_t grad_t^T inputs_t
-        return grad.reshape(-1, grad.shape[-1]).t() @ inputs.reshape(-1, inputs.shape[-1])
-
-    def outer_sum_h_prev(grad):
-        # H_{t-1} is H_0 at t = 1 and the layer's output H_{t-1} after: no copy needed.
-        return grad[0].t() @ h0 + outer_sum(grad[1:], output[:-1])
-
-    dweight_ih = outer_sum(dgates_x, x)
-    if reset_after:                        # W_hh multiplies H_{t-1} in all three blocks
-        dweight_hh = outer_sum_h_prev(dgates_h)
-    else:                                  # ... and R_t * H_{t-1} in the candidate's block
-        h = dh.shape[1]
-        candidate_input_all = torch.stack([cache.candidate_input for cache in caches])
-        dweight_hh = torch.cat([outer_sum_h_prev(dgates_h[..., :2 * h]),
-                                outer_sum(dgates_h[..., 2 * h:], candidate_input_all)])
-    dbias_ih = dgates_x.sum(dim=(0, 1))
-    dbias_hh = dgates_h.sum(dim=(0, 1))
-    dx = torch.matmul(dgates_x, weight_ih) if need_dx else None
-    return dx, dh, dweight_ih, dweight_hh, dbias_ih, dbias_hh
-
-
-class GRUFunction(torch.autograd.Function):
-    """The "manual" path: forward without a graph, backward by `gru_sequence_backward`."""
-
-    @staticmethod
-    def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reset_after):
-        output, h_last, caches = gru_sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh,
-                                              reset_after)
-        ctx.save_for_backward(x, weight_ih, output)
-        ctx.caches = caches
-        return output, h_last.clone()
-
-    @staticmethod
-    def backward(ctx, doutput, dh_last):
-        x, weight_ih, output = ctx.saved_tensors
-        if doutput is None:
-            doutput = torch.zeros_like(output)
-        if dh_last is None:
-            dh_last = torch.zeros_like(output[0])
-        grads = gru_sequence_backward(doutput, dh_last, x, output, ctx.caches, weight_ih,
-                                      need_dx=ctx.needs_input_grad[0])
-        return (*grads, None)
+    dgates_x, dgates_h, dh0 = backward_through_time(step_backward, doutput, dh_last, caches)
+    dx, dweight_ih, dbias_ih = input_gradients(dgates_x, x, weight_ih, need_dx)
+    h0, h = caches[0].h_prev, dh0.shape[1]
+    if caches[0].reset_after:      # W_hh multiplies H_{t-1} in all three blocks
+        dweight_hh = outer_sum_h_prev(dgates_h, h0, output)
+    else:                          # ... but R_t * H_{t-1} in the candidate's block
+        candidate_input = torch.stack([cache.candidate_input for cache in caches])
+        dweight_hh = torch.cat([outer_sum_h_prev(dgates_h[..., :2 * h], h0, output),
+                                outer_sum(dgates_h[..., 2 * h:], candidate_input)])
+    return dx, dh0, dweight_ih, dweight_hh, dbias_ih, dgates_h.sum(dim=(0, 1))
 
 
 class GRU(RecurrentLayer):
@@ -220,6 +166,8 @@ class GRU(RecurrentLayer):
     Outputs: output (L, N, num_directions * H) and h_n (num_layers * num_directions, N, H).
     """
 
+    sequence = staticmethod(gru_sequence)
+    sequence_backward = staticmethod(gru_sequence_backward)
     gate_count = 3
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
@@ -232,8 +180,5 @@ class GRU(RecurrentLayer):
     def extra_repr(self):
         return super().extra_repr() + ("" if self.reset_after else ", reset_after=False")
 
-    def _run_direction(self, x, h0, weights):
-        if self.bptt == "manual":
-            return GRUFunction.apply(x, h0, *weights, self.reset_after)
-        output, h_last, _ = gru_sequence(x, h0, *weights, reset_after=self.reset_after)
-        return output, h_last
+    def cell_options(self):
+        return {"reset_after": self.reset_after}
