@@ -7,13 +7,7 @@ import numbers
 
 import torch
 
-
-def _check_count(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+from ._recurrent import _check_size as _check_count
 
 
 def _generator(seed):
