@@ -43,7 +43,8 @@ def main(argv=None):
     x = torch.randn(args.steps, args.batch, args.inputs)
     print(f"T={args.steps}, batch {args.batch}, {args.inputs} inputs, {args.hidden} units, "
           f"float32, {args.threads} threads, median of {args.repeats}")
-    pairs = [("RNN", torch.nn.RNN, gatedrnn.RNN), ("GRU", torch.nn.GRU, gatedrnn.GRU)]
+    pairs = [("RNN", torch.nn.RNN, gatedrnn.RNN), ("GRU", torch.nn.GRU, gatedrnn.GRU),
+             ("LSTM", torch.nn.LSTM, gatedrnn.LSTM)]
     for name, torch_class, scratch_class in pairs:
         reference = torch_class(args.inputs, args.hidden)
         base = step_time(reference, x, args.repeats)

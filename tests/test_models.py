@@ -8,13 +8,14 @@ import pytest
 import torch
 
 import gatedrnn
-from gatedrnn import _recurrent, gru, rnn
+from gatedrnn import _recurrent, gru, lstm, rnn
 
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10}
 
 # name: (torch class, our class, extra constructor keywords)
 MODELS = {
     "GRU": (torch.nn.GRU, gatedrnn.GRU, {}),
+    "LSTM": (torch.nn.LSTM, gatedrnn.LSTM, {}),
     "RNN-tanh": (torch.nn.RNN, gatedrnn.RNN, {"nonlinearity": "tanh"}),
     "RNN-relu": (torch.nn.RNN, gatedrnn.RNN, {"nonlinearity": "relu"}),
 }
@@ -29,6 +30,15 @@ CONFIGS = [
     (2, True, True, True, True),
     (2, True, False, False, False),
 ]
+
+
+def _state(kind, make):
+    """An initial state: one tensor, or the pair (h_0, c_0) for an LSTM, each from make()."""
+    return (make(), make()) if kind == "LSTM" else make()
+
+
+def _parts(state):
+    return list(state) if isinstance(state, tuple) else [state]
 
 
 def _pair(kind, config, dtype, bptt, seed):
@@ -46,21 +56,25 @@ def _pair(kind, config, dtype, bptt, seed):
     shape = (batch, steps, input_size) if batch_first else (steps, batch, input_size)
     x = torch.randn(shape, dtype=dtype, generator=generator)
     directions = 2 if bidirectional else 1
-    hx = (torch.randn(num_layers * directions, batch, hidden_size, dtype=dtype,
-                      generator=generator) if given_hx else None)
+    hx = (_state(kind, lambda: torch.randn(num_layers * directions, batch, hidden_size,
+                                           dtype=dtype, generator=generator))
+          if given_hx else None)
     return reference, ours, x, hx
 
 
 def _run(model, x, hx):
     """Outputs, final state and the gradient of every parameter, of x and of hx."""
     x = x.clone().requires_grad_(True)
-    hx = None if hx is None else hx.clone().requires_grad_(True)
+    hx = None if hx is None else _recurrent.map_state(lambda s: s.clone().requires_grad_(True),
+                                                      hx)
     output, h_n = model(x, hx)
     # Weights make the loss depend on every entry differently, so a swapped entry shows up.
     weights = torch.linspace(-1, 1, output.numel(), dtype=x.dtype).reshape(output.shape)
-    loss = (output * weights).sum() + (h_n ** 2).sum()
-    inputs = [x] + ([] if hx is None else [hx]) + list(model.parameters())
-    return [output, h_n, *torch.autograd.grad(loss, inputs)]
+    # The LSTM's c_n gets another weight than h_n, so swapping the two shows up too.
+    loss = (output * weights).sum() + sum((k + 1) * (part ** 2).sum()
+                                          for k, part in enumerate(_parts(h_n)))
+    inputs = [x] + ([] if hx is None else _parts(hx)) + list(model.parameters())
+    return [output, *_parts(h_n), *torch.autograd.grad(loss, inputs)]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
@@ -85,8 +99,9 @@ def test_unbatched_input_matches_torch(kind, bptt):
     reference = torch_class(3, 5, num_layers=2, **extra)
     ours = our_class(3, 5, num_layers=2, bptt=bptt, **extra)
     ours.load_state_dict(reference.state_dict())
-    x, hx = torch.randn(7, 3), torch.randn(2, 5)
-    for e, g in zip(reference(x, hx), ours(x, hx)):
+    x, hx = torch.randn(7, 3), _state(kind, lambda: torch.randn(2, 5))
+    (e_output, e_state), (g_output, g_state) = reference(x, hx), ours(x, hx)
+    for e, g in zip([e_output, *_parts(e_state)], [g_output, *_parts(g_state)]):
         assert e.shape == g.shape
         torch.testing.assert_close(g, e, atol=1e-5, rtol=0)
 
@@ -127,11 +142,12 @@ def _code_without_text(module):
 
 
 def test_no_torch_rnn_kernels_inside():
-    code = _code_without_text(gru) + _code_without_text(rnn) + _code_without_text(_recurrent)
-    assert "addmm" in code  # the check sees the code
+    code = " ".join(_code_without_text(module) for module in (gru, lstm, rnn, _recurrent))
+    assert "addmm" in code and "forget_gate" in code  # the check sees the code
     # Tokens are joined by spaces, so torch.nn.GRU reads "torch . nn . GRU" here.
-    for forbidden in ("nn . GRU", "nn . RNN", "nn . LSTM", "GRUCell", "RNNCell", "_VF",
-                      "gru_cell", "torch . gru", "rnn_tanh", "rnn_relu", "_thnn"):
+    for forbidden in ("nn . GRU", "nn . RNN", "nn . LSTM", "GRUCell", "RNNCell", "LSTMCell",
+                      "_VF", "gru_cell", "lstm_cell", "torch . gru", "torch . lstm", "rnn_tanh",
+                      "rnn_relu", "_thnn"):
         assert forbidden not in code, forbidden
 
 
@@ -147,22 +163,26 @@ def _error(excinfo_type, call, *fragments):
 @pytest.mark.parametrize("kind", list(MODELS))
 def test_bad_input_gets_clear_errors(kind):
     _, our_class, extra = MODELS[kind]
+
+    def state(shape, dtype=torch.float32):  # a tensor, or the pair (h_0, c_0) for an LSTM
+        return _state(kind, lambda: torch.randn(shape, dtype=dtype))
+
     model = our_class(3, 4, num_layers=2, **extra)
     _error(ValueError, lambda: model(torch.randn(5, 2, 7)), "3 features", "got 7", "(5, 2, 7)")
     _error(ValueError, lambda: model(torch.randn(5, 2, 3, 1)), "rank 4", "(5, 2, 3, 1)")
     _error(ValueError, lambda: model(torch.randn(3)), "rank 1")
-    _error(ValueError, lambda: model(torch.randn(5, 2, 3), torch.randn(1, 2, 4)),
+    _error(ValueError, lambda: model(torch.randn(5, 2, 3), state((1, 2, 4))),
            "(2, 2, 4)", "(1, 2, 4)")
-    _error(ValueError, lambda: model(torch.randn(5, 2, 3), torch.randn(2, 3, 4)), "(2, 2, 4)")
+    _error(ValueError, lambda: model(torch.randn(5, 2, 3), state((2, 3, 4))), "(2, 2, 4)")
     _error(ValueError, lambda: model(torch.randn(0, 2, 3)), "length >= 1")
     _error(TypeError, lambda: model(torch.randint(0, 5, (5, 2, 3))), "floating-point", "torch.int64")
     _error(TypeError, lambda: model(torch.randn(5, 2, 3, dtype=torch.float64)),
            "torch.float64", "torch.float32")
-    _error(TypeError, lambda: model(torch.randn(5, 2, 3), torch.randn(2, 2, 4, dtype=torch.float64)),
+    _error(TypeError, lambda: model(torch.randn(5, 2, 3), state((2, 2, 4), torch.float64)),
            "hx", "torch.float64")
     _error(TypeError, lambda: model([[1.0, 2.0, 3.0]]), "torch.Tensor", "list")
     batch_first = our_class(3, 4, batch_first=True, **extra)
-    _error(ValueError, lambda: batch_first(torch.randn(2, 5, 3), torch.randn(1, 5, 4)),
+    _error(ValueError, lambda: batch_first(torch.randn(2, 5, 3), state((1, 5, 4))),
            "(1, 2, 4)", "(1, 5, 4)")
 
 
@@ -184,7 +204,8 @@ def test_bad_input_errors_on_both_paths(kind, bptt):
     ((3, 4), {"dropout": 1.5}, ValueError, "dropout must be a number in [0, 1]"),
     ((3, 4), {"dtype": torch.int32}, TypeError, "floating-point dtype"),
 ])
-@pytest.mark.parametrize("our_class", [gatedrnn.GRU, gatedrnn.RNN], ids=["GRU", "RNN"])
+@pytest.mark.parametrize("our_class", [gatedrnn.GRU, gatedrnn.LSTM, gatedrnn.RNN],
+                         ids=["GRU", "LSTM", "RNN"])
 def test_bad_constructor_arguments(our_class, args, kwargs, error, fragment):
     with pytest.raises(error) as info:
         our_class(*args, **kwargs)
@@ -207,6 +228,11 @@ def test_same_positional_signature_as_torch():
     reference = torch.nn.RNN(3, 4, 2, "relu", False, True, 0.0, True)
     assert list(ours.state_dict()) == list(reference.state_dict())
     assert (ours.nonlinearity, ours.bias, ours.batch_first, ours.bidirectional) == ("relu", False, True, True)
+    # The LSTM's eighth positional argument is proj_size; 0 (no projection) is all it takes.
+    ours = gatedrnn.LSTM(3, 4, 2, False, True, 0.0, True, 0)
+    reference = torch.nn.LSTM(3, 4, 2, False, True, 0.0, True, 0)
+    assert list(ours.state_dict()) == list(reference.state_dict())
+    assert (ours.num_layers, ours.bias, ours.batch_first, ours.bidirectional) == (2, False, True, True)
 
 
 def test_dropout_only_in_training_and_between_layers():

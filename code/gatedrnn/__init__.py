@@ -4,11 +4,13 @@ Every model is a drop-in twin of its torch.nn namesake (same constructor, state_
 written out equation by equation, with a hand-derived backward pass beside autograd.
 """
 from .gru import GRU
+from .lstm import LSTM
 from .rnn import RNN
 from .models import SequenceModel
 from .tasks import ADDING_BASELINE_MSE, adding_problem, copying_baseline, copying_task
 from .training import History, clip_global_norm, evaluate, global_grad_norm, train
 
-__all__ = ["RNN", "GRU", "SequenceModel", "adding_problem", "copying_task", "copying_baseline",
+__all__ = ["RNN", "GRU", "LSTM", "SequenceModel", "adding_problem", "copying_task",
+           "copying_baseline",
            "ADDING_BASELINE_MSE", "train", "evaluate", "History", "clip_global_norm",
            "global_grad_norm"]

@@ -1,9 +1,12 @@
 """What every recurrent layer of the package shares with its torch.nn twin.
 
 `RecurrentLayer` holds the parameters under torch.nn.RNN/LSTM/GRU's names, checks the input,
-and runs the layers and directions. A model (``rnn.py``, ``gru.py``) supplies only its
-`sequence` function (one layer, one direction, time-major input) and its hand-derived
+and runs the layers and directions. A model (``rnn.py``, ``gru.py``, ``lstm.py``) supplies only
+its `sequence` function (one layer, one direction, time-major input) and its hand-derived
 `sequence_backward`.
+
+A cell's *state* is one tensor H_t (RNN, GRU) or a tuple whose first entry is H_t (the LSTM's
+(H_t, C_t)); H_t is what the layer outputs at every step. The helpers below treat both alike.
 
 The loop over time is the same for every cell, and so is the loop back through time: they
 are `run_sequence` and `backward_through_time` below, which call a model's `step_forward`
@@ -20,19 +23,30 @@ from torch import nn
 BPTT_PATHS = ("autograd", "manual")
 
 
+def hidden_of(state):
+    """H_t of a cell's state: the state itself, or the first entry of a tuple like (H_t, C_t)."""
+    return state[0] if isinstance(state, tuple) else state
+
+
+def map_state(function, state):
+    """Apply function to the state's tensor, or to each tensor of a tuple state."""
+    return tuple(function(part) for part in state) if isinstance(state, tuple) else function(state)
+
+
 def run_sequence(step_forward, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, **options):
-    """Run a cell over a time-major sequence x (T, n, d) from h0 (n, h).
+    """Run a cell over a time-major sequence x (T, n, d) from h0 (n, h), or from a tuple state.
 
     The input's share of every pre-activation, X_t W_x + b_x, does not depend on H_{t-1}:
     it is computed for all steps in one matrix product before the loop (as cuDNN does),
-    so each step does only the recurrent product. Returns (output (T, n, h), H_T, caches).
+    so each step does only the recurrent product. Returns (output (T, n, h), H_T, caches);
+    for a tuple state, the last state (H_T, C_T) in place of H_T, and output stacks the H_t.
     Under autograd this *is* the "autograd" path.
     """
     gates_x = torch.matmul(x, weight_ih.t()) + bias_ih
     h, outputs, caches = h0, [], []
     for gates_x_t in gates_x:
         h, cache = step_forward(gates_x_t, h, weight_hh, bias_hh, **options)
-        outputs.append(h)
+        outputs.append(hidden_of(h))
         caches.append(cache)
     return torch.stack(outputs), h, caches
 
@@ -41,14 +55,19 @@ def backward_through_time(step_backward, doutput, dh_last, caches):
     """The loop of BPTT: step_backward from t = T down to 1.
 
     doutput (T, n, h) holds dL/dH_t from the layer's output at each step (the direct part);
-    dh_last (n, h) is dL/dH_T from the final state. Returns every step's dgates_x and
-    dgates_h, stacked to (T, n, G*h), and dL/dH_0.
+    dh_last (n, h) is dL/dH_T from the final state (for a tuple state, a tuple such as
+    (dL/dH_T, dL/dC_T)). Returns every step's dgates_x and dgates_h, stacked to (T, n, G*h),
+    and dL/dH_0 (or the tuple of the initial state's gradients).
     """
     dgates_x, dgates_h = [], []
     dh = dh_last
     for t in reversed(range(len(caches))):
         # Total derivative at step t = what the output at t sends + what step t+1 sent back.
-        dgx, dh, dgh = step_backward(dh + doutput[t], caches[t])
+        if isinstance(dh, tuple):  # the output is H_t, the state's first entry
+            dnext = (dh[0] + doutput[t], *dh[1:])
+        else:
+            dnext = dh + doutput[t]
+        dgx, dh, dgh = step_backward(dnext, caches[t])
         dgates_x.append(dgx)
         dgates_h.append(dgh)
     return torch.stack(dgates_x[::-1]), torch.stack(dgates_h[::-1]), dh
@@ -77,21 +96,30 @@ class ManualBPTT(torch.autograd.Function):
     sequence_backward(doutput, dh_last, x, output, caches, weight_ih, need_dx) ->
     (dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh): a model's two functions, with
     its options (nonlinearity, reset_after) bound by functools.partial.
+
+    A tuple state's further tensors (the LSTM's C_0) come after the biases, as `more_state`,
+    because autograd tracks only tensors passed directly; the outputs are then
+    (output, H_T, C_T) and h0, h_last, dh_last, dh0 are tuples for the model's functions.
     """
 
     @staticmethod
-    def forward(ctx, sequence, sequence_backward, x, h0, weight_ih, weight_hh, bias_ih, bias_hh):
-        output, h_last, caches = sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
+    def forward(ctx, sequence, sequence_backward, x, h0, weight_ih, weight_hh, bias_ih, bias_hh,
+                *more_state):
+        state0 = (h0, *more_state) if more_state else h0
+        output, h_last, caches = sequence(x, state0, weight_ih, weight_hh, bias_ih, bias_hh)
         ctx.save_for_backward(x, weight_ih, output)
         ctx.sequence_backward, ctx.caches = sequence_backward, caches
-        return output, h_last.clone()
+        return (output, *map_state(torch.clone, h_last)) if more_state else (output, h_last.clone())
 
     @staticmethod
-    def backward(ctx, doutput, dh_last):
+    def backward(ctx, doutput, *dh_last):
         x, weight_ih, output = ctx.saved_tensors
-        grads = ctx.sequence_backward(doutput, dh_last, x, output, ctx.caches, weight_ih,
-                                      need_dx=ctx.needs_input_grad[2])
-        return (None, None, *grads)
+        dh_last = dh_last if len(dh_last) > 1 else dh_last[0]
+        dx, dh0, *dweights = ctx.sequence_backward(doutput, dh_last, x, output, ctx.caches,
+                                                   weight_ih, need_dx=ctx.needs_input_grad[2])
+        if isinstance(dh0, tuple):
+            return (None, None, dx, dh0[0], *dweights, *dh0[1:])
+        return (None, None, dx, dh0, *dweights)
 
 
 def _check_size(name, value, minimum=1):
@@ -245,10 +273,20 @@ class RecurrentLayer(nn.Module):
     def cell_options(self):
         return {}
 
+    def _initial_state(self, input, batch):
+        """hx when none is given: zeros. (An LSTM returns the pair (h_0, c_0).)"""
+        return input.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
+
     def _run_direction(self, x, h0, weights):
-        """One layer, one direction: x (L, N, H_in), h0 (N, H) -> output (L, N, H), h_last (N, H)."""
+        """One layer, one direction: x (L, N, H_in), h0 (N, H) -> output (L, N, H), h_last (N, H).
+
+        h0 and h_last are tuples of (N, H) tensors for a tuple state."""
         sequence = partial(type(self).sequence, **self.cell_options())
         if self.bptt == "manual":
+            if isinstance(h0, tuple):
+                output, *h_last = ManualBPTT.apply(sequence, type(self).sequence_backward, x,
+                                                   h0[0], *weights, *h0[1:])
+                return output, tuple(h_last)
             return ManualBPTT.apply(sequence, type(self).sequence_backward, x, h0, *weights)
         output, h_last, _ = sequence(x, h0, *weights)
         return output, h_last
@@ -258,12 +296,12 @@ class RecurrentLayer(nn.Module):
         unbatched = input.dim() == 2
         if unbatched:
             input = input.unsqueeze(1)
-            hx = None if hx is None else hx.unsqueeze(1)
+            hx = None if hx is None else map_state(lambda state: state.unsqueeze(1), hx)
         elif self.batch_first:
             input = input.transpose(0, 1)
         batch = input.shape[1]
         if hx is None:
-            hx = input.new_zeros(self.num_layers * self.num_directions, batch, self.hidden_size)
+            hx = self._initial_state(input, batch)
 
         layer_input, last_states = input, []
         for layer in range(self.num_layers):
@@ -271,7 +309,8 @@ class RecurrentLayer(nn.Module):
             for direction in range(self.num_directions):
                 # The reverse direction reads the sequence back to front.
                 x = layer_input if direction == 0 else layer_input.flip(0)
-                h0 = hx[layer * self.num_directions + direction]
+                index = layer * self.num_directions + direction
+                h0 = map_state(lambda state: state[index], hx)
                 output, h_last = self._run_direction(x, h0, self.layer_weights(layer, direction))
                 outputs.append(output if direction == 0 else output.flip(0))
                 last_states.append(h_last)
@@ -279,9 +318,13 @@ class RecurrentLayer(nn.Module):
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = nn.functional.dropout(layer_input, self.dropout, training=True)
 
-        output, h_n = layer_input, torch.stack(last_states)
+        if isinstance(last_states[0], tuple):   # stack each part: (h_n, c_n)
+            h_n = tuple(torch.stack(parts) for parts in zip(*last_states))
+        else:
+            h_n = torch.stack(last_states)
+        output = layer_input
         if unbatched:
-            return output.squeeze(1), h_n.squeeze(1)
+            return output.squeeze(1), map_state(lambda state: state.squeeze(1), h_n)
         if self.batch_first:
             output = output.transpose(0, 1)
         return output, h_n
