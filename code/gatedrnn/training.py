@@ -44,6 +44,7 @@ class History:
     eval_loss: list = field(default_factory=list)
     eval_metric: list = field(default_factory=list)
     seconds: float = 0.0
+    solved_step: int = None  # first evaluation step at which stop_when said "solved", or None
 
 
 def _check_data(name, data):
@@ -76,7 +77,7 @@ def evaluate(model, loss_fn, data, *, metric_fn=None, batch_size=1024):
 
 def train(model, loss_fn, train_data, *, steps, batch_size=64, lr=1e-3, optimizer=None,
           clip=None, eval_data=None, eval_every=None, metric_fn=None, seed=0, progress=True,
-          desc="training"):
+          desc="training", stop_when=None):
     """Train `model` for `steps` minibatch steps and return a `History`.
 
     loss_fn(model(inputs), targets) -> scalar. train_data and eval_data are pairs of tensors
@@ -84,6 +85,11 @@ def train(model, loss_fn, train_data, *, steps, batch_size=64, lr=1e-3, optimize
     with a generator seeded by `seed`, so a run is reproducible. optimizer defaults to Adam
     with learning rate `lr`. clip: None, or the max_norm of global-norm clipping. eval_every
     defaults to steps // 10 when eval_data is given. progress=False silences the bar.
+
+    stop_when(eval_loss, eval_metric) -> bool is asked after every evaluation (it needs
+    eval_data); the first time it returns True, training stops there and that step is
+    recorded as `history.solved_step` ("steps to solve"). A run that never satisfies it keeps
+    solved_step None and trains all `steps`.
     """
     steps = int(steps)
     if steps < 1:
@@ -92,6 +98,9 @@ def train(model, loss_fn, train_data, *, steps, batch_size=64, lr=1e-3, optimize
     if eval_data is not None:
         _check_data("eval_data", eval_data)
         eval_every = eval_every or max(1, steps // 10)
+    if stop_when is not None and (eval_data is None or not callable(stop_when)):
+        raise ValueError("stop_when must be a callable (eval_loss, eval_metric) -> bool, "
+                         "and it needs eval_data to judge")
     torch.manual_seed(seed)  # dropout and anything else drawing from torch's global generator
     generator = torch.Generator().manual_seed(seed)
     parameters = [p for p in model.parameters() if p.requires_grad]
@@ -117,7 +126,11 @@ def train(model, loss_fn, train_data, *, steps, batch_size=64, lr=1e-3, optimize
             history.eval_loss.append(eval_loss)
             history.eval_metric.append(eval_metric)
             bar.set_postfix(loss=f"{history.loss[-1]:.4f}", eval=f"{eval_loss:.4f}")
+            if stop_when is not None and stop_when(eval_loss, eval_metric):
+                history.solved_step = step
+                break
         elif step % 10 == 0:
             bar.set_postfix(loss=f"{history.loss[-1]:.4f}")
+    bar.close()  # also when stop_when ended the loop early
     history.seconds = time.perf_counter() - start
     return history
