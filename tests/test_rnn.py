@@ -61,3 +61,16 @@ def test_gru_with_update_gate_0_and_reset_gate_1_is_an_rnn(reset_after):
     h0 = torch.randn(1, 2, h, dtype=torch.float64)
     for got, want in zip(gru(x, h0), plain(x, h0)):
         torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+
+
+def test_identity_step_is_linear_and_unknown_nonlinearities_fail():
+    torch.manual_seed(3)
+    h_prev, gates_x = torch.randn(2, 4, dtype=torch.float64), torch.randn(2, 4, dtype=torch.float64)
+    weight_hh, bias = torch.randn(4, 4, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
+    h_next, cache = rnn.step_forward(gates_x, h_prev, weight_hh, bias, "identity")
+    torch.testing.assert_close(h_next, gates_x + h_prev @ weight_hh.t() + bias)
+    upstream = torch.randn(2, 4, dtype=torch.float64)
+    _, dh_prev, _ = rnn.step_backward(upstream, cache)
+    torch.testing.assert_close(dh_prev, upstream @ weight_hh)
+    with pytest.raises(ValueError, match="nonlinearity must be one of"):
+        rnn.step_forward(gates_x, h_prev, weight_hh, bias, "sigmoid")

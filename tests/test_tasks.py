@@ -69,3 +69,17 @@ def test_impossible_arguments(call, error, fragment):
     with pytest.raises(error) as info:
         call()
     assert fragment in str(info.value)
+
+
+def test_delayed_echo_targets_are_the_inputs_delay_steps_back():
+    from gatedrnn.tasks import IGNORE_INDEX, delayed_echo
+    inputs, targets = delayed_echo(5, 12, 3, seed=1)
+    assert inputs.shape == (5, 12, 1) and targets.shape == (5, 12)
+    assert targets.dtype == torch.long
+    assert torch.all(targets[:, :3] == IGNORE_INDEX)
+    torch.testing.assert_close(targets[:, 3:], (inputs[:, :-3, 0] > 0).long())
+    assert set(inputs.unique().tolist()) == {-1.0, 1.0}
+    again, _ = delayed_echo(5, 12, 3, seed=1)
+    assert torch.equal(inputs, again)
+    with pytest.raises(ValueError, match="seq_len"):
+        delayed_echo(5, 3, 3)

@@ -4,7 +4,8 @@ Row-vector notation of the book (see the notation page)::
 
     H_t = phi(X_t W_xh + b_xh + H_{t-1} W_hh + b_hh)                      (R1)
 
-with phi = tanh (default) or relu. torch.nn.RNN stores W_xh^T as ``weight_ih_l0`` (h, d) and
+with phi = tanh (default) or relu; the step functions also take phi = identity (a linear
+network, for studying gradients; torch.nn.RNN has no such option). torch.nn.RNN stores W_xh^T as ``weight_ih_l0`` (h, d) and
 W_hh^T as ``weight_hh_l0`` (h, h), with biases ``bias_ih_l0`` = b_xh and ``bias_hh_l0`` = b_hh.
 """
 from typing import NamedTuple
@@ -14,7 +15,8 @@ import torch
 from ._recurrent import (RecurrentLayer, backward_through_time, input_gradients,
                          outer_sum_h_prev, run_sequence)
 
-NONLINEARITIES = ("tanh", "relu")
+NONLINEARITIES = ("tanh", "relu")                # what torch.nn.RNN, and so RNN, accepts
+STEP_NONLINEARITIES = NONLINEARITIES + ("identity",)
 
 
 class RNNCache(NamedTuple):
@@ -36,8 +38,12 @@ def step_forward(gates_x, h_prev, weight_hh, bias_hh, nonlinearity="tanh"):
     pre_activation = gates_x + torch.addmm(bias_hh, h_prev, weight_hh.t())
     if nonlinearity == "tanh":
         h_next = torch.tanh(pre_activation)
-    else:
+    elif nonlinearity == "relu":
         h_next = torch.relu(pre_activation)
+    elif nonlinearity == "identity":
+        h_next = pre_activation
+    else:
+        raise ValueError(f"nonlinearity must be one of {STEP_NONLINEARITIES}, got {nonlinearity!r}")
     return h_next, RNNCache(h_prev, h_next, weight_hh, nonlinearity)
 
 
@@ -52,8 +58,10 @@ def step_backward(dh_next, cache):
     h_prev, h_next, weight_hh, nonlinearity = cache
     if nonlinearity == "tanh":
         d_pre = dh_next * (1 - h_next * h_next)    # tanh' = 1 - tanh^2
-    else:
+    elif nonlinearity == "relu":
         d_pre = dh_next * (h_next > 0)              # relu' = 1 where the unit is on
+    else:
+        d_pre = dh_next                             # identity' = 1
     dh_prev = d_pre @ weight_hh
     return d_pre, dh_prev, d_pre
 

@@ -81,3 +81,27 @@ def copying_baseline(delay, *, num_symbols=8, copy_length=10):
     """Memoryless cross-entropy per step: copy_length * ln(num_symbols) / (delay + 2 copy_length)."""
     delay = _check_count("delay", delay, 1)
     return copy_length * math.log(num_symbols) / (delay + 2 * copy_length)
+
+
+IGNORE_INDEX = -100  # torch.nn.functional.cross_entropy's default ignore_index
+
+
+def delayed_echo(num_sequences, seq_len, delay, *, seed=0, dtype=torch.float32):
+    """Echo a stream of random bits `delay` steps late: a dependency of exactly `delay` steps.
+
+    Each step's input is one random sign, -1 or +1; the target at step t is the bit that came
+    in at step t - delay (class 1 for +1, class 0 for -1), and IGNORE_INDEX for the first
+    `delay` steps, which have nothing to echo. Guessing scores accuracy 1/2 and cross-entropy
+    ln 2 per step.
+
+    Returns inputs (num_sequences, seq_len, 1) and int64 targets (num_sequences, seq_len).
+    """
+    num_sequences = _check_count("num_sequences", num_sequences, 1)
+    delay = _check_count("delay", delay, 1)
+    seq_len = _check_count("seq_len", seq_len, delay + 1)
+    generator = _generator(seed)
+    bits = torch.randint(0, 2, (num_sequences, seq_len), generator=generator)
+    targets = torch.full((num_sequences, seq_len), IGNORE_INDEX, dtype=torch.long)
+    targets[:, delay:] = bits[:, :-delay]
+    inputs = (2 * bits - 1).to(dtype).unsqueeze(2)
+    return inputs, targets
