@@ -129,3 +129,35 @@ def gru_trace(layer, input, hx=None):
     elif layer.batch_first:
         trace = [t.transpose(0, 1) for t in trace]
     return GRUTrace(*trace)
+
+
+def lstm_state_gradients(caches, dh_last, dc_last=None):
+    """Total dL/dH_t and dL/dC_t for t = T, T-1, ..., 0 of an LSTM, the loss on step T.
+
+    caches: the forward pass's caches (from `lstm.lstm_sequence`); dh_last: dL/dH_T, (n, h);
+    dc_last: the direct dL/dC_T (a loss on C_T itself), zeros if omitted. `lstm.step_backward`
+    returns dL/dC_{t-1} through (L5) alone; C_{t-1} also reaches the loss through
+    H_{t-1} = O_{t-1} * tanh(C_{t-1}), (L6), so the total derivative adds
+    dL/dH_{t-1} * O_{t-1} * (1 - tanh^2(C_{t-1})). At t = 0 there is no such path (H_0 is
+    given, not computed from C_0). Returns two lists of T + 1 tensors (n, h), element k being
+    dL/dH_{T-k} and dL/dC_{T-k}: the gradients k steps away from the loss.
+    """
+    from . import lstm  # here, not at the top: lstm is not needed by the rest of this module
+    if not caches:
+        raise ValueError("caches is empty: run the sequence forward first")
+    if not isinstance(caches[0], lstm.LSTMCache):
+        raise TypeError(f"lstm_state_gradients expects the caches of lstm.lstm_sequence, "
+                        f"got {type(caches[0]).__name__}")
+    dc_partial = torch.zeros_like(dh_last) if dc_last is None else dc_last
+    dh = dh_last
+    dh_list, dc_list = [], []
+    with torch.no_grad():
+        for cache in reversed(caches):
+            # C_t's total derivative: the carry path from step t + 1 plus the path through H_t
+            dc_list.append(dc_partial + dh * cache.output_gate
+                           * (1 - cache.tanh_cell * cache.tanh_cell))
+            dh_list.append(dh)
+            _, (dh, dc_partial), _ = lstm.step_backward((dh, dc_partial), cache)
+    dh_list.append(dh)           # dL/dH_0
+    dc_list.append(dc_partial)   # dL/dC_0: through (L5) of step 1 alone
+    return dh_list, dc_list
