@@ -7,10 +7,7 @@ import torch
 import gatedrnn
 from gatedrnn import compare, data
 
-AVAILABLE = [kind for kind in compare.MODEL_KINDS if hasattr(gatedrnn, kind)]
-
-
-@pytest.mark.parametrize("kind", AVAILABLE)
+@pytest.mark.parametrize("kind", compare.MODEL_KINDS)
 @pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, True)])
 def test_parameter_formula_matches_both_implementations(kind, layers, bidirectional):
     ours = compare.recurrent_layer(kind, 5, 7, num_layers=layers, bidirectional=bidirectional)
@@ -151,3 +148,38 @@ def test_stop_when_needs_eval_data():
     with pytest.raises(ValueError, match="stop_when"):
         gatedrnn.train(model, torch.nn.functional.mse_loss, gatedrnn.adding_problem(8, 4),
                        steps=1, progress=False, stop_when=lambda loss, metric: True)
+
+
+def test_unigram_bits_per_character_by_hand():
+    vocab = data.CharVocab("ab")
+    train_pairs = data.encode_words(["aa", "ab"], vocab)   # targets a a EOS a b EOS
+    valid_pairs = data.encode_words(["b"], vocab)          # targets b EOS
+    # add-one counts over ids 0..4 (pad, bos, eos, a, b): 1, 1, 3, 4, 2 -> total 11
+    expected = -(math.log2(2 / 11) + math.log2(3 / 11)) / 2
+    assert math.isclose(compare.unigram_bits_per_character(train_pairs, valid_pairs), expected)
+    empty = (valid_pairs[0], torch.full_like(valid_pairs[1], data.IGNORE_INDEX))
+    with pytest.raises(ValueError, match="at least one target"):
+        compare.unigram_bits_per_character(train_pairs, empty)
+
+
+@pytest.mark.parametrize("kind", compare.MODEL_KINDS)
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (2, False), (2, True)])
+def test_state_classifier_reads_each_direction_after_the_whole_sequence(kind, layers,
+                                                                         bidirectional):
+    torch.manual_seed(0)
+    rnn = compare.recurrent_layer(kind, 3, 5, num_layers=layers, bidirectional=bidirectional)
+    model = compare.StateClassifier(rnn, 4)
+    x = torch.randn(2, 6, 3)
+    output, _ = rnn(x)
+    last = output[:, -1, :5]                     # forward direction after the last step
+    if bidirectional:
+        last = torch.cat([last, output[:, 0, 5:]], dim=-1)   # backward after the first step
+    torch.testing.assert_close(model(x), model.readout(last))
+    assert model(x).shape == (2, 4)
+
+
+def test_state_classifier_embeds_token_ids_and_needs_batch_first():
+    model = compare.StateClassifier(gatedrnn.GRU(4, 3, batch_first=True), 1, vocab_size=7)
+    assert model(torch.tensor([[1, 2, 6]])).shape == (1, 1)
+    with pytest.raises(ValueError, match="batch_first"):
+        compare.StateClassifier(gatedrnn.GRU(4, 3), 1)

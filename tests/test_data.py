@@ -161,3 +161,21 @@ def test_synthetic_reviews_are_labelled_by_their_opinions():
     positive = sum(w in data._POSITIVE for w in text.split())
     negative = sum(w in data._NEGATIVE for w in text.split())
     assert label == int(positive > negative)
+
+
+def test_reviews_to_tensors_builds_the_vocabulary_on_training_reviews_only():
+    train = [("good good film", 1), ("bad film", 0)]
+    test = [("unseen good", 1)]
+    (x_train, y_train), (x_test, y_test), vocab = data.reviews_to_tensors(
+        train, test, num_words=10, max_length=4)
+    assert vocab.itos == ["<pad>", "<unk>", "film", "good", "bad"]  # ties alphabetical
+    assert "unseen" not in vocab.stoi
+    assert x_train.shape == (2, 4) and x_test.shape == (1, 4)
+    assert x_train[0].tolist() == [0] + [vocab.stoi[w] for w in ["good", "good", "film"]]
+    assert x_test[0].tolist() == [0, 0, 1, vocab.stoi["good"]]  # unknown word -> id 1
+    assert y_train.dtype == torch.float32 and y_train.tolist() == [1.0, 0.0]
+    assert y_test.tolist() == [1.0]
+    with pytest.raises(ValueError, match="train_reviews"):
+        data.reviews_to_tensors([], test)
+    with pytest.raises(ValueError, match="test_reviews"):
+        data.reviews_to_tensors(train, ["no label"])

@@ -9,9 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from . import data as _data
+from .gru import GRU
+from .lstm import LSTM
+from .rnn import RNN
 
 MODEL_KINDS = ("RNN", "LSTM", "GRU")
 GATE_BLOCKS = {"RNN": 1, "GRU": 3, "LSTM": 4}  # (hidden_size)-row blocks per weight matrix
+_FROM_SCRATCH = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
 
 
 def _check_kind(kind):
@@ -28,11 +32,7 @@ def recurrent_layer(kind, input_size, hidden_size, *, implementation="gatedrnn",
     """
     _check_kind(kind)
     if implementation == "gatedrnn":
-        import gatedrnn
-
-        cls = getattr(gatedrnn, kind, None)
-        if cls is None:
-            raise ImportError(f"gatedrnn.{kind} is not available in this version of the package")
+        cls = _FROM_SCRATCH[kind]
     elif implementation == "torch":
         cls = getattr(torch.nn, kind)
         options = {k: v for k, v in options.items() if k != "bptt"}
@@ -70,6 +70,35 @@ def hidden_size_for_budget(kind, input_size, budget):
     return hidden
 
 
+class StateClassifier(torch.nn.Module):
+    """[Embedding ->] recurrent layer -> Linear on its final hidden state, for many-to-one
+    tasks with any number of layers and directions.
+
+    The readout sees the top layer's state of every direction: the forward direction's after
+    the last step and, if bidirectional, the backward direction's after the *first* step, so
+    both have read the whole sequence. (Reading output[:, -1] instead would give the backward
+    direction a single step of input.) For an LSTM the hidden state h, not the cell c, is read.
+    """
+
+    def __init__(self, rnn, output_size, *, vocab_size=None):
+        super().__init__()
+        if not getattr(rnn, "batch_first", False):
+            raise ValueError("StateClassifier expects a recurrent layer built with "
+                             "batch_first=True")
+        self.embedding = None if vocab_size is None else torch.nn.Embedding(vocab_size,
+                                                                            rnn.input_size)
+        self.rnn = rnn
+        self.directions = 2 if rnn.bidirectional else 1
+        self.readout = torch.nn.Linear(self.directions * rnn.hidden_size, output_size)
+
+    def forward(self, inputs):
+        x = inputs if self.embedding is None else self.embedding(inputs)
+        _, state = self.rnn(x)
+        hidden = state[0] if isinstance(state, tuple) else state   # (layers * dirs, N, h)
+        top = hidden[-self.directions:]                            # the top layer's directions
+        return self.readout(torch.cat(list(top), dim=-1))
+
+
 def parameter_count(module):
     """Trainable parameters of a module."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad)
@@ -101,7 +130,8 @@ def copying_accuracy(logits, targets, copy_length=10):
     """Accuracy on the last copy_length steps of the copying task, where the symbols must be
     recalled: 1/num_symbols by guessing, 1 when solved. The blanks before are not counted."""
     if not isinstance(copy_length, numbers.Integral) or not 1 <= copy_length <= targets.shape[-1]:
-        raise ValueError(f"copy_length must be an int in 1..{targets.shape[-1]}, got {copy_length!r}")
+        raise ValueError(f"copy_length must be an int in 1..{targets.shape[-1]}, "
+                         f"got {copy_length!r}")
     return per_step_accuracy(logits, targets)[-copy_length:].mean()
 
 
@@ -135,6 +165,22 @@ def bits_per_character(model, data, *, batch_size=1024):
         count += int((target != _data.IGNORE_INDEX).sum())
     model.train(was_training)
     return total_nats / count / math.log(2)
+
+
+def unigram_bits_per_character(train_data, valid_data):
+    """Bits per character of the best model that ignores context: every next character is
+    drawn from the training targets' frequencies (add-one smoothed over the tokens seen
+    anywhere), scored on valid_data's targets. What a language model must beat to show it
+    has learned anything about order. Padding (IGNORE_INDEX) is skipped."""
+    train_targets, valid_targets = train_data[1], valid_data[1]
+    train_targets = train_targets[train_targets != _data.IGNORE_INDEX]
+    valid_targets = valid_targets[valid_targets != _data.IGNORE_INDEX]
+    if train_targets.numel() == 0 or valid_targets.numel() == 0:
+        raise ValueError("unigram_bits_per_character needs at least one target in each set")
+    size = int(max(train_targets.max(), valid_targets.max())) + 1
+    counts = torch.bincount(train_targets, minlength=size).double() + 1.0
+    log2_probability = torch.log2(counts / counts.sum())
+    return float(-log2_probability[valid_targets].mean())
 
 
 @torch.no_grad()

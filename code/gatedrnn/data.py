@@ -315,15 +315,31 @@ def load_imdb(cache_dir=None, *, download=False, num_words=5000, max_length=500,
     path = verify_checksum(archive, sha256) if archive is not None else \
         fetch_imdb(cache_dir, download=download, url=url, sha256=sha256)
     splits = read_imdb_archive(path)
-    tokens = {name: [tokenize(text) for text, _ in rows] for name, rows in splits.items()}
+    return reviews_to_tensors(splits["train"], splits["test"], num_words=num_words,
+                              max_length=max_length)
+
+
+def reviews_to_tensors(train_reviews, test_reviews, *, num_words=5000, max_length=500):
+    """Lists of (text, label) -> (train_inputs, train_labels), (test_inputs, test_labels),
+    vocab: the pipeline `load_imdb` runs, for any reviews (e.g. `synthetic_reviews`).
+
+    Texts are tokenized, the `WordVocab` of num_words ids is built on the training reviews
+    only (so test words it never saw become <unk>), ids are cut or left-padded to max_length;
+    labels become float32 0/1.
+    """
+    for name, rows in (("train_reviews", train_reviews), ("test_reviews", test_reviews)):
+        if not rows or not all(isinstance(r, (tuple, list)) and len(r) == 2 for r in rows):
+            raise ValueError(f"{name} must be a non-empty list of (text, label) pairs")
+    tokens = {name: [tokenize(text) for text, _ in rows]
+              for name, rows in (("train", train_reviews), ("test", test_reviews))}
     vocab = WordVocab(tokens["train"], num_words=num_words)
 
-    def tensors(name):
+    def tensors(name, rows):
         inputs = pad_sequences([vocab.encode(t) for t in tokens[name]], max_length)
-        labels = torch.tensor([label for _, label in splits[name]], dtype=torch.float32)
+        labels = torch.tensor([label for _, label in rows], dtype=torch.float32)
         return inputs, labels
 
-    return tensors("train"), tensors("test"), vocab
+    return tensors("train", train_reviews), tensors("test", test_reviews), vocab
 
 
 def write_imdb_archive(path, reviews):
