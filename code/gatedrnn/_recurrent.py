@@ -122,6 +122,19 @@ class ManualBPTT(torch.autograd.Function):
         return (None, None, dx, dh0, *dweights)
 
 
+def check_gate_blocks(layer, blocks, caller, kind):
+    """The hidden size of `layer` after checking that it is a torch.nn-style recurrent layer of
+    the given kind ("GRU": 3 gate blocks, "LSTM": 4), from gatedrnn or torch.nn alike."""
+    if not isinstance(layer, nn.Module) or not hasattr(layer, "weight_hh_l0"):
+        raise TypeError(f"{caller} expects a gatedrnn.{kind} or torch.nn.{kind}, "
+                        f"got {type(layer).__name__}")
+    hidden_size = layer.hidden_size
+    if layer.weight_hh_l0.shape[0] != blocks * hidden_size:
+        raise ValueError(f"{caller} expects the {blocks} gate blocks of the {kind} (weight_hh_l0 "
+                         f"of {blocks * hidden_size} rows), got {tuple(layer.weight_hh_l0.shape)}")
+    return hidden_size
+
+
 def _check_size(name, value, minimum=1):
     # bool is an int in Python; GRU(True, 4) is almost certainly a mistake.
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

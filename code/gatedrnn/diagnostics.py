@@ -4,6 +4,7 @@ from typing import NamedTuple
 import torch
 
 from . import gru, rnn
+from ._recurrent import check_gate_blocks
 
 
 def state_gradients(step_backward, caches, dh_last):
@@ -85,13 +86,7 @@ def gru_trace(layer, input, hx=None):
     initial state (1, N, H) or (1, H), zeros if omitted. Runs `gru.step_forward` step by
     step without a graph: for looking at a model, not for training it.
     """
-    if not isinstance(layer, torch.nn.Module) or not hasattr(layer, "weight_hh_l0"):
-        raise TypeError(f"gru_trace expects a gatedrnn.GRU or torch.nn.GRU, "
-                        f"got {type(layer).__name__}")
-    hidden_size = layer.hidden_size
-    if layer.weight_hh_l0.shape[0] != 3 * hidden_size:
-        raise ValueError(f"gru_trace expects a GRU (3 gate blocks, weight_hh_l0 of "
-                         f"{3 * hidden_size} rows), got {tuple(layer.weight_hh_l0.shape)}")
+    hidden_size = check_gate_blocks(layer, 3, "gru_trace", "GRU")
     if layer.num_layers != 1 or layer.bidirectional:
         raise ValueError(f"gru_trace expects one layer and one direction, got num_layers="
                          f"{layer.num_layers}, bidirectional={layer.bidirectional}")

@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 import torch
 
-from ._recurrent import (RecurrentLayer, backward_through_time, input_gradients,
-                         outer_sum_h_prev, run_sequence)
+from ._recurrent import (RecurrentLayer, backward_through_time, check_gate_blocks,
+                         input_gradients, outer_sum_h_prev, run_sequence)
 
 
 class LSTMCache(NamedTuple):
@@ -186,13 +186,7 @@ def set_forget_bias(layer, value=1.0):
     [h:2h] of ``bias_ih_l*`` are set to `value` and those of ``bias_hh_l*`` to 0, in every
     layer and direction. The other gates' biases are left as they are. Returns the layer.
     """
-    if not isinstance(layer, torch.nn.Module) or not hasattr(layer, "weight_hh_l0"):
-        raise TypeError(f"set_forget_bias expects a gatedrnn.LSTM or torch.nn.LSTM, "
-                        f"got {type(layer).__name__}")
-    h = layer.hidden_size
-    if layer.weight_hh_l0.shape[0] != 4 * h:
-        raise ValueError(f"set_forget_bias expects an LSTM (4 gate blocks, weight_hh_l0 of "
-                         f"{4 * h} rows), got {tuple(layer.weight_hh_l0.shape)}")
+    h = check_gate_blocks(layer, 4, "set_forget_bias", "LSTM")
     if not layer.bias:
         raise ValueError("set_forget_bias needs a layer built with bias=True")
     with torch.no_grad():
