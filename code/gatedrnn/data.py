@@ -22,11 +22,12 @@ from pathlib import Path
 
 import torch
 
+from .tasks import IGNORE_INDEX  # -100: torch.nn.functional.cross_entropy skips such targets
+
 # ----------------------------------------------------------------------------- characters
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
-IGNORE_INDEX = -100  # torch.nn.functional.cross_entropy skips targets with this value
 
 
 def _check_fraction(name, value):
