@@ -146,3 +146,38 @@ def test_rnn_gradient_norms_rejects_bad_input():
         rnn_gradient_norms(torch.eye(3), "sigmoid")
     with pytest.raises(ValueError, match=r"square \(h, h\) tensor, got torch.Size\(\[2, 3\]\)"):
         rnn_gradient_norms(torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize("make", [lambda: gatedrnn.RNN(2, 4, dtype=torch.float64),
+                                  lambda: gatedrnn.GRU(2, 4, dtype=torch.float64),
+                                  lambda: gatedrnn.GRU(2, 4, reset_after=False,
+                                                       dtype=torch.float64)])
+def test_layer_state_gradients_match_autograd(make):
+    from gatedrnn.diagnostics import layer_state_gradients
+    torch.manual_seed(5)
+    layer = make()
+    x = torch.randn(6, 3, 2, dtype=torch.float64)
+    dh_last = torch.randn(3, 4, dtype=torch.float64)
+    norms, caches = layer_state_gradients(layer, x, dh_last)
+    assert len(caches) == 6 and norms.shape == (7,)
+    # autograd: the gradient of <H_T, dh_last> with respect to each H_t, via an initial state
+    # at every step (run the layer from H_t for the remaining steps).
+    with torch.no_grad():
+        states = [torch.zeros(3, 4, dtype=torch.float64)] + list(layer(x)[0])
+    for k in range(7):
+        t = 6 - k
+        start = states[t].clone().requires_grad_(True)
+        final = layer(x[t:], start[None])[1][0] if t < 6 else start
+        (grad,) = torch.autograd.grad((final * dh_last).sum(), start)
+        assert norms[k].item() == pytest.approx(grad.norm(dim=1).mean().item(), rel=1e-10)
+
+
+def test_layer_state_gradients_rejects_bad_input():
+    from gatedrnn.diagnostics import layer_state_gradients
+    with pytest.raises(TypeError, match="gatedrnn.RNN or gatedrnn.GRU"):
+        layer_state_gradients(torch.nn.GRU(2, 3), torch.zeros(4, 1, 2), torch.zeros(1, 3))
+    with pytest.raises(ValueError, match="one layer and one direction"):
+        layer_state_gradients(gatedrnn.RNN(2, 3, num_layers=2), torch.zeros(4, 1, 2),
+                              torch.zeros(1, 3))
+    with pytest.raises(ValueError, match=r"time-major \(T, n, 2\)"):
+        layer_state_gradients(gatedrnn.RNN(2, 3), torch.zeros(4, 2), torch.zeros(1, 3))

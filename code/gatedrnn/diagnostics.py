@@ -66,7 +66,41 @@ def rnn_gradient_norms(weight_hh, nonlinearity="tanh", *, steps=100, batch=32, i
     dh_last = torch.randn(batch, hidden, generator=generator, dtype=torch.float64)
     dh_last /= dh_last.norm(dim=1, keepdim=True)
     gradients = state_gradients(rnn.step_backward, caches, dh_last)
+    return mean_norms(gradients)
+
+
+def mean_norms(gradients):
+    """The batch mean of each gradient's row norms: a list of (n, h) tensors -> a (len,) tensor."""
     return torch.stack([g.norm(dim=1).mean() for g in gradients])
+
+
+def layer_state_gradients(layer, x, dh_last):
+    """Mean ||dL/dH_{T-k}|| for k = 0..T through a one-layer, one-direction gatedrnn.RNN or
+    gatedrnn.GRU, with the loss on H_T alone, and the forward caches (whose gates can be read).
+
+    x: time-major input (T, n, d), run from a zero state with the layer's own weights and
+    options; dh_last: dL/dH_T, (n, h). Returns (norms, caches).
+    """
+    from .gru import GRU  # the layer classes import this module's siblings; import late
+    from .rnn import RNN
+    if isinstance(layer, GRU):
+        module, sequence = gru, gru.gru_sequence
+    elif isinstance(layer, RNN):
+        module, sequence = rnn, rnn.rnn_sequence
+    else:
+        raise TypeError(f"layer_state_gradients expects a gatedrnn.RNN or gatedrnn.GRU, "
+                        f"got {type(layer).__name__}")
+    if layer.num_layers != 1 or layer.bidirectional:
+        raise ValueError(f"layer_state_gradients expects one layer and one direction, got "
+                         f"num_layers={layer.num_layers}, bidirectional={layer.bidirectional}")
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[2] != layer.input_size:
+        raise ValueError(f"x must be time-major (T, n, {layer.input_size}), got "
+                         f"{getattr(x, 'shape', type(x).__name__)}")
+    with torch.no_grad():
+        weights = [w.detach() for w in layer.layer_weights(0)]
+        h0 = x.new_zeros(x.shape[1], layer.hidden_size)
+        _, _, caches = sequence(x, h0, *weights, **layer.cell_options())
+    return mean_norms(state_gradients(module.step_backward, caches, dh_last)), caches
 
 
 class GRUTrace(NamedTuple):
