@@ -6,6 +6,7 @@ written out equation by equation, with a hand-derived backward pass beside autog
 from .gru import GRU
 from .lstm import LSTM
 from .rnn import RNN
+from .display import show_source
 from .models import SequenceModel
 from .tasks import ADDING_BASELINE_MSE, adding_problem, copying_baseline, copying_task
 from .training import History, clip_global_norm, evaluate, global_grad_norm, train
@@ -13,4 +14,4 @@ from .training import History, clip_global_norm, evaluate, global_grad_norm, tra
 __all__ = ["RNN", "GRU", "LSTM", "SequenceModel", "adding_problem", "copying_task",
            "copying_baseline",
            "ADDING_BASELINE_MSE", "train", "evaluate", "History", "clip_global_norm",
-           "global_grad_norm"]
+           "global_grad_norm", "show_source"]
