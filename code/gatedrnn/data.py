@@ -10,7 +10,6 @@
 Every split is deterministic given its seed.
 """
 import hashlib
-import numbers
 import re
 import shutil
 import tarfile
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from . import _checks
 from .tasks import IGNORE_INDEX  # -100: torch.nn.functional.cross_entropy skips such targets
 
 # ----------------------------------------------------------------------------- characters
@@ -31,15 +31,11 @@ PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 
 
 def _check_fraction(name, value):
-    if not isinstance(value, numbers.Real) or not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    return float(value)
+    return _checks.check_number(name, value, low=0, high=1, low_open=True, high_open=True)
 
 
 def _permutation(count, seed):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    return torch.randperm(count, generator=torch.Generator().manual_seed(int(seed))).tolist()
+    return torch.randperm(count, generator=_checks.generator_from(seed)).tolist()
 
 
 class CharVocab:
@@ -138,13 +134,8 @@ def encode_words(words, vocab):
 def batches(data, batch_size, *, shuffle=True, seed=0):
     """Yield minibatches (inputs, targets) that cover `data` once (one epoch), in an order
     drawn from `seed` if shuffle. The last batch may be smaller."""
-    inputs, targets = data
-    if inputs.shape[0] != targets.shape[0]:
-        raise ValueError(f"inputs and targets must have as many rows, got {inputs.shape[0]} "
-                         f"and {targets.shape[0]}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    inputs, targets = _checks.check_data("data", data)
+    _checks.check_int("batch_size", batch_size)
     order = _permutation(inputs.shape[0], seed) if shuffle else list(range(inputs.shape[0]))
     order = torch.tensor(order, dtype=torch.long)
     for start in range(0, len(order), batch_size):
@@ -274,9 +265,7 @@ class WordVocab:
     every other word (unknown). Ties in frequency are broken alphabetically."""
 
     def __init__(self, token_lists, num_words=5000):
-        if isinstance(num_words, bool) or not isinstance(num_words, numbers.Integral) \
-                or num_words < 3:
-            raise ValueError(f"num_words must be an int >= 3, got {num_words!r}")
+        _checks.check_int("num_words", num_words, minimum=3)  # <pad>, <unk> and one word
         counts = Counter(token for tokens in token_lists for token in tokens)
         ranked = sorted(counts, key=lambda w: (-counts[w], w))[:num_words - 2]
         self.itos = ["<pad>", "<unk>"] + ranked
@@ -293,9 +282,7 @@ def pad_sequences(sequences, max_length):
     """(N, max_length) int64: each id list cut to its last max_length ids, or left-padded
     with 0. Padding and cutting at the front (Keras' default) keeps the end of every review
     next to the final hidden state, which a many-to-one model reads."""
-    if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) \
-            or max_length < 1:
-        raise ValueError(f"max_length must be a positive int, got {max_length!r}")
+    _checks.check_int("max_length", max_length)
     out = torch.zeros(len(sequences), max_length, dtype=torch.long)
     for row, ids in enumerate(sequences):
         ids = list(ids)[-max_length:]
