@@ -2,10 +2,10 @@
 backward, and the BPTT loop of gatedrnn.bptt on both paths, with autograd and gradcheck."""
 from functools import partial
 
-import book_equations as book
 import pytest
 import torch
 
+import book_equations as book
 from gatedrnn import bptt, gru, lstm, rnn
 
 DOUBLE = torch.float64

@@ -1,13 +1,18 @@
 """The diagnostics against autograd and the book's equations: state_gradients,
 layer_state_gradients, rnn_gradient_norms, gru_trace, lstm_state_gradients."""
-import book_equations as book
 import pytest
 import torch
 
+import book_equations as book
 import gatedrnn
 from gatedrnn import bptt, gru, lstm, rnn
-from gatedrnn.diagnostics import (gru_trace, layer_state_gradients, lstm_state_gradients,
-                                  rnn_gradient_norms, state_gradients)
+from gatedrnn.diagnostics import (
+    gru_trace,
+    layer_state_gradients,
+    lstm_state_gradients,
+    rnn_gradient_norms,
+    state_gradients,
+)
 from gatedrnn.init import scaled_orthogonal
 
 

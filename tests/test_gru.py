@@ -1,8 +1,8 @@
 """GRU specifics: the reset-before variant (G3') is its own cell, and the layer runs it."""
-import book_equations as book
 import pytest
 import torch
 
+import book_equations as book
 import gatedrnn
 
 

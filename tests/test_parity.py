@@ -81,7 +81,8 @@ def _run(model, x, hx):
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("bptt", ["autograd", "manual"])
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "L{}-bi{:d}-bf{:d}-hx{:d}-bias{:d}".format(*c))
+@pytest.mark.parametrize("config", CONFIGS,
+                         ids=lambda c: "L{}-bi{:d}-bf{:d}-hx{:d}-bias{:d}".format(*c))
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize("kind", list(MODELS))
 def test_matches_torch(kind, config, dtype, bptt, seed):
@@ -188,7 +189,8 @@ def test_bad_input_gets_clear_errors(kind):
            "(2, 2, 4)", "(1, 2, 4)")
     _error(ValueError, lambda: model(torch.randn(5, 2, 3), state((2, 3, 4))), "(2, 2, 4)")
     _error(ValueError, lambda: model(torch.randn(0, 2, 3)), "length >= 1")
-    _error(TypeError, lambda: model(torch.randint(0, 5, (5, 2, 3))), "floating-point", "torch.int64")
+    _error(TypeError, lambda: model(torch.randint(0, 5, (5, 2, 3))), "floating-point",
+           "torch.int64")
     _error(TypeError, lambda: model(torch.randn(5, 2, 3, dtype=torch.float64)),
            "torch.float64", "torch.float32")
     _error(TypeError, lambda: model(torch.randn(5, 2, 3), state((2, 2, 4), torch.float64)),
@@ -239,16 +241,19 @@ def test_same_positional_signature_as_torch():
     ours = gatedrnn.GRU(3, 4, 2, False, True, 0.0, True)
     reference = torch.nn.GRU(3, 4, 2, False, True, 0.0, True)
     assert list(ours.state_dict()) == list(reference.state_dict())
-    assert (ours.num_layers, ours.bias, ours.batch_first, ours.bidirectional) == (2, False, True, True)
+    assert (ours.num_layers, ours.bias, ours.batch_first, ours.bidirectional) == (
+        2, False, True, True)
     ours = gatedrnn.RNN(3, 4, 2, "relu", False, True, 0.0, True)
     reference = torch.nn.RNN(3, 4, 2, "relu", False, True, 0.0, True)
     assert list(ours.state_dict()) == list(reference.state_dict())
-    assert (ours.nonlinearity, ours.bias, ours.batch_first, ours.bidirectional) == ("relu", False, True, True)
+    assert (ours.nonlinearity, ours.bias, ours.batch_first, ours.bidirectional) == (
+        "relu", False, True, True)
     # The LSTM's eighth positional argument is proj_size; 0 (no projection) is all it takes.
     ours = gatedrnn.LSTM(3, 4, 2, False, True, 0.0, True, 0)
     reference = torch.nn.LSTM(3, 4, 2, False, True, 0.0, True, 0)
     assert list(ours.state_dict()) == list(reference.state_dict())
-    assert (ours.num_layers, ours.bias, ours.batch_first, ours.bidirectional) == (2, False, True, True)
+    assert (ours.num_layers, ours.bias, ours.batch_first, ours.bidirectional) == (
+        2, False, True, True)
 
 
 @pytest.mark.parametrize("kind", list(MODELS))

@@ -1,4 +1,5 @@
-"""gatedrnn: the from-scratch recurrent networks of the course "Gated recurrent networks, from scratch".
+"""gatedrnn: the from-scratch recurrent networks of the course
+"Gated recurrent networks, from scratch".
 
 Every model is a drop-in twin of its torch.nn namesake (same constructor, state_dict and outputs),
 written out equation by equation, with a hand-derived backward pass beside autograd.

@@ -42,10 +42,13 @@ def check_number(name, value, *, low=None, high=None, low_open=False, high_open=
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open else "]"
-        span = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
-        raise ValueError(f"{name} must be in {span}, got {value!r}")
+        if high is None:
+            wanted = f"> {low}" if low_open else f">= {low}"
+        elif low is None:
+            wanted = f"< {high}" if high_open else f"<= {high}"
+        else:
+            wanted = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be a number {wanted}, got {value!r}")
     return float(value)
 
 
@@ -242,7 +245,8 @@ def check_caches(caches, cache_type=None, caller="state_gradients"):
     if not caches:
         raise ValueError("caches is empty: run the sequence forward first")
     if cache_type is not None and not isinstance(caches[0], cache_type):
-        raise TypeError(f"{caller} expects the caches of an {cache_type.__name__[:-5]} step (lstm.step_forward), "
+        raise TypeError(f"{caller} expects the caches of an {cache_type.__name__[:-5]} step "
+                        f"(lstm.step_forward), "
                         f"got {_type_name(caches[0])}")
 
 

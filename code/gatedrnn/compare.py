@@ -108,9 +108,15 @@ def training_step_time(model, inputs, targets, loss_fn, *, repeats=5, warmup=2):
 
 
 # TEMPORARY aliases for notebooks (integrator removes)
-from .metrics import (binary_cross_entropy, bits_per_character,  # noqa: E402, F401
-                      classification_accuracy, copying_accuracy, per_step_accuracy,
-                      sequence_cross_entropy, unigram_bits_per_character)
+from .metrics import (  # noqa: E402, F401
+    binary_cross_entropy,
+    bits_per_character,
+    classification_accuracy,
+    copying_accuracy,
+    per_step_accuracy,
+    sequence_cross_entropy,
+    unigram_bits_per_character,
+)
 
 
 def StateClassifier(rnn, output_size, *, vocab_size=None):  # noqa: N802

@@ -5,6 +5,7 @@ import torch
 from . import _checks
 from .lstm import LSTM
 
+
 def scaled_orthogonal(size, spectral_norm, *, generator=None, dtype=torch.float64):
     """A random orthogonal (size, size) matrix times spectral_norm: every singular value, the
     largest included, equals spectral_norm, so sigma_max is exactly what was asked for."""

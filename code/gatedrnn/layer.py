@@ -12,7 +12,6 @@ from torch import nn
 from . import _checks
 from .bptt import ManualBPTT, run_sequence
 
-
 SUFFIXES = ("", "_reverse")   # direction 0 (forward) and 1 (backward) of a bidirectional layer
 
 

@@ -49,7 +49,8 @@ def copying_task(num_sequences, delay, *, num_symbols=8, copy_length=10, seed=0)
     `copy_length` blanks (length delay + 2 * copy_length). The target is delay + copy_length
     blanks followed by the symbols: the network must hold them for `delay` steps.
 
-    Returns token ids inputs and targets, both int64 of shape (num_sequences, delay + 2 * copy_length).
+    Returns token ids inputs and targets, both int64 of shape
+    (num_sequences, delay + 2 * copy_length).
     A network that outputs blank until the delimiter and then guesses uniformly scores
     cross-entropy `copying_baseline(delay)` per step.
     """
@@ -70,7 +71,8 @@ def copying_task(num_sequences, delay, *, num_symbols=8, copy_length=10, seed=0)
 
 
 def copying_baseline(delay, *, num_symbols=8, copy_length=10):
-    """Memoryless cross-entropy per step: copy_length * ln(num_symbols) / (delay + 2 copy_length)."""
+    """Memoryless cross-entropy per step:
+    copy_length * ln(num_symbols) / (delay + 2 copy_length)."""
     delay = check_int("delay", delay, 1)
     return copy_length * math.log(num_symbols) / (delay + 2 * copy_length)
 

@@ -44,7 +44,7 @@ class History:
     eval_loss: list[float] = field(default_factory=list)
     eval_metric: list[float | None] = field(default_factory=list)
     seconds: float = 0.0
-    solved_step: int | None = None  # first evaluation step at which stop_when said "solved", or None
+    solved_step: int | None = None  # first evaluation at which stop_when said "solved"
 
 
 @torch.no_grad()

@@ -48,7 +48,8 @@ def truncation_factors(steps, *, every=None, cut_probability=None, generator=Non
     if every is not None:
         return [0.0 if (t + 1) % every == 0 else 1.0 for t in range(steps)]
     if cut_probability is not None:
-        draws = torch.rand(steps, generator=_checks.generator_from(0 if generator is None else generator))
+        generator = _checks.generator_from(0 if generator is None else generator)
+        draws = torch.rand(steps, generator=generator)
         keep = 1.0 / (1.0 - cut_probability)
         return [0.0 if float(u) < cut_probability else keep for u in draws]
     return [1.0] * steps
