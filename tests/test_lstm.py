@@ -62,7 +62,9 @@ def test_state_may_be_a_list_as_in_torch():
 
 
 def test_proj_size_is_refused_clearly():
-    assert gatedrnn.LSTM(3, 4, proj_size=0).proj_size == 0
+    reference = torch.nn.LSTM(3, 4, 1, True, False, 0.0, False, 0)
+    assert list(gatedrnn.LSTM(3, 4, 1, True, False, 0.0, False, 0).state_dict()) == list(
+        reference.state_dict())
     with pytest.raises(ValueError, match="proj_size must be 0, got 2"):
         gatedrnn.LSTM(3, 4, proj_size=2)
     with pytest.raises(TypeError, match="proj_size must be an int, got float"):

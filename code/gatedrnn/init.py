@@ -25,8 +25,7 @@ def set_forget_bias(layer, value=1.0):
     layer and direction. The other gates' biases are left as they are. Returns the layer.
     """
     _checks.check_layer_kind(layer, LSTM, "set_forget_bias")
-    if not layer.bias:
-        raise ValueError("set_forget_bias needs a layer built with bias=True")
+    _checks.check_has_bias(layer, "set_forget_bias")
     h = layer.hidden_size
     with torch.no_grad():
         for name, parameter in layer.named_parameters():

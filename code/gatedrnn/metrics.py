@@ -69,9 +69,7 @@ def unigram_bits_per_character(train_data, valid_data):
     train_targets, valid_targets = train_data[1], valid_data[1]
     train_targets = train_targets[train_targets != IGNORE_INDEX]
     valid_targets = valid_targets[valid_targets != IGNORE_INDEX]
-    if train_targets.numel() == 0 or valid_targets.numel() == 0:
-        raise ValueError("unigram_bits_per_character needs at least one target in each set, "
-                         f"got {train_targets.numel()} and {valid_targets.numel()}")
+    _checks.check_targets_left(train_targets, valid_targets)
     size = int(max(train_targets.max(), valid_targets.max())) + 1
     counts = torch.bincount(train_targets, minlength=size).double() + 1.0
     log2_probability = torch.log2(counts / counts.sum())

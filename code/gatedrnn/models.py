@@ -4,8 +4,6 @@ from torch import nn
 
 from . import _checks
 
-READOUTS = ("state", "last", "every")
-
 
 class SequenceModel(nn.Module):
     """[Embedding ->] recurrent layer -> Linear, for any torch.nn-style recurrent layer.
@@ -31,11 +29,8 @@ class SequenceModel(nn.Module):
         if every_step is not None:  # TEMPORARY alias for notebooks (integrator removes)
             readout = "every" if every_step else "state"
         _checks.check_batch_first(rnn, "SequenceModel")
-        _checks.check_choice("readout", readout, READOUTS)
+        _checks.check_readout(readout, rnn)
         directions = 2 if getattr(rnn, "bidirectional", False) else 1
-        if readout == "last" and directions == 2:
-            raise ValueError('readout="last" gives the backward direction of a bidirectional '
-                             'layer one step of input; use readout="state"')
         self.embedding = None if vocab_size is None else nn.Embedding(vocab_size, rnn.input_size)
         self.rnn = rnn
         self.readout_kind, self.directions = readout, directions
