@@ -67,7 +67,7 @@ def test_lstm_trace_batch_first_unbatched_and_no_bias():
 def test_lstm_trace_rejects_what_it_cannot_trace():
     with pytest.raises(ValueError, match="one layer and one direction"):
         lstm_trace(gatedrnn.LSTM(2, 3, num_layers=2), torch.zeros(4, 1, 2))
-    with pytest.raises(ValueError, match="4 gate blocks"):
+    with pytest.raises(TypeError, match="4 gate blocks"):
         lstm_trace(gatedrnn.GRU(2, 3), torch.zeros(4, 1, 2))
     with pytest.raises(TypeError, match="gatedrnn.LSTM or torch.nn.LSTM"):
         lstm_trace(torch.nn.Linear(2, 3), torch.zeros(4, 1, 2))
@@ -75,7 +75,7 @@ def test_lstm_trace_rejects_what_it_cannot_trace():
         lstm_trace(gatedrnn.LSTM(2, 3), torch.zeros(4, 1, 5))
     with pytest.raises(ValueError, match="rank 3 or 2"):
         lstm_trace(gatedrnn.LSTM(2, 3), torch.zeros(4))
-    with pytest.raises(ValueError, match="h_0 of shape"):
+    with pytest.raises(ValueError, match="hx of shape"):
         lstm_trace(gatedrnn.LSTM(2, 3), torch.zeros(4, 1, 2), (torch.zeros(1, 2, 3), None))
     with pytest.raises(TypeError, match="pair"):
         lstm_trace(gatedrnn.LSTM(2, 3), torch.zeros(4, 1, 2), torch.zeros(1, 1, 3))

@@ -1,17 +1,18 @@
 """Looking inside a trained LSTM: every step's gates and states, like `diagnostics.gru_trace`.
 
-One design for both traces: a one-layer, one-direction layer from gatedrnn or torch.nn (same
-parameter names), input in the layer's own layout or one sequence, the package's own forward
-step run without a graph, and a NamedTuple of (L, N, H) tensors (or (N, L, H) if batch_first,
-(L, H) for one sequence), like the layer's output. (`lstm_trace` lives here, beside
-`diagnostics.gru_trace`, while the package is being regrouped; the two belong in one module.)
+The same design as `gru_trace`, on the same checks (`_checks`), forward pass (`bptt.run_sequence`)
+and weights (`layer.layer_weights`): a one-layer, one-direction layer from gatedrnn or torch.nn,
+input in the layer's own layout or one sequence, the model's step function run without a graph,
+and a NamedTuple of (L, N, H) tensors ((N, L, H) if batch_first, (L, H) for one sequence), like
+the layer's output. (It can move into `diagnostics` beside `gru_trace` as it is.)
 """
 from typing import NamedTuple
 
 import torch
 
-from . import lstm
-from ._recurrent import check_gate_blocks
+from . import _checks, lstm
+from .bptt import run_sequence
+from .layer import layer_weights
 
 
 class LSTMTrace(NamedTuple):
@@ -25,45 +26,6 @@ class LSTMTrace(NamedTuple):
     hidden: torch.Tensor       # H_t, (L6): the layer's output
 
 
-def _time_major(layer, input, caller, kind):
-    """Check a one-layer, one-direction layer and its input; return (x (L, N, d), unbatched)."""
-    if layer.num_layers != 1 or layer.bidirectional:
-        raise ValueError(f"{caller} expects one layer and one direction, got num_layers="
-                         f"{layer.num_layers}, bidirectional={layer.bidirectional}")
-    if not isinstance(input, torch.Tensor):
-        raise TypeError(f"{caller} expects input to be a torch.Tensor, got {type(input).__name__}")
-    if input.dim() not in (2, 3):
-        raise ValueError(f"{caller} expects input of rank 3 or 2 (one sequence), got shape "
-                         f"{tuple(input.shape)}")
-    if input.shape[-1] != layer.input_size:
-        raise ValueError(f"{caller}: the {kind} has input_size {layer.input_size}, the input "
-                         f"has {input.shape[-1]} features (shape {tuple(input.shape)})")
-    unbatched = input.dim() == 2
-    x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if layer.batch_first
-                                              else input)
-    return x, unbatched
-
-
-def _initial(state, hidden_size, x, unbatched, caller, name):
-    # One initial state, (1, N, H) or (1, H) as the layer takes it, as (N, H); zeros if None.
-    if state is None:
-        return x.new_zeros(x.shape[1], hidden_size)
-    expected = (1, hidden_size) if unbatched else (1, x.shape[1], hidden_size)
-    if not isinstance(state, torch.Tensor) or tuple(state.shape) != expected:
-        raise ValueError(f"{caller} expects {name} of shape {expected}, got "
-                         f"{tuple(getattr(state, 'shape', ())) or type(state).__name__}")
-    return state if unbatched else state[0]
-
-
-def _layer_layout(tensors, layer, unbatched):
-    # (L, N, H) tensors back to the layout of the layer's output.
-    if unbatched:
-        return [t.squeeze(1) for t in tensors]
-    if layer.batch_first:
-        return [t.transpose(0, 1) for t in tensors]
-    return list(tensors)
-
-
 def lstm_trace(layer, input, hx=None):
     """Run a one-layer, one-direction LSTM and return its gates and states at every step, an
     `LSTMTrace` (I, F, C~, O, C, H).
@@ -74,31 +36,33 @@ def lstm_trace(layer, input, hx=None):
     `lstm.step_forward` step by step without a graph: for looking at a model, not for
     training it.
     """
-    hidden_size = check_gate_blocks(layer, 4, "lstm_trace", "LSTM")
+    _checks.check_layer_kind(layer, lstm.LSTM, "lstm_trace")
+    _checks.check_one_layer(layer, "lstm_trace")
     if getattr(layer, "proj_size", 0):
         raise ValueError(f"lstm_trace expects an LSTM without projections, got proj_size="
                          f"{layer.proj_size}")
-    x, unbatched = _time_major(layer, input, "lstm_trace", "LSTM")
-    if hx is None:
-        hx = (None, None)
-    if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+    if hx is not None and (not isinstance(hx, (tuple, list)) or len(hx) != 2):
         raise TypeError(f"lstm_trace expects hx to be a pair (h_0, c_0), got "
                         f"{type(hx).__name__}")
-    h0 = _initial(hx[0], hidden_size, x, unbatched, "lstm_trace", "h_0")
-    c0 = _initial(hx[1], hidden_size, x, unbatched, "lstm_trace", "c_0")
-    weight_ih, weight_hh = layer.weight_ih_l0, layer.weight_hh_l0
-    zeros = weight_hh.new_zeros(4 * hidden_size)
-    bias_ih = getattr(layer, "bias_ih_l0", None)
-    bias_hh = getattr(layer, "bias_hh_l0", None)
-    bias_ih = zeros if bias_ih is None else bias_ih      # bias=False: the equations stay
-    bias_hh = zeros if bias_hh is None else bias_hh
+    for state in (None,) if hx is None else hx:
+        _checks.check_sequence_input(layer, input, state, "lstm_trace")
+    unbatched = input.dim() == 2
+    x = input.unsqueeze(1) if unbatched else input.transpose(0, 1) if layer.batch_first else input
+    if hx is None:
+        state0 = (x.new_zeros(x.shape[1], layer.hidden_size),) * 2
+    else:
+        state0 = tuple(s if unbatched else s[0] for s in hx)   # (N, H), or (1, H) for one sequence
     with torch.no_grad():
-        output, _, caches = lstm.lstm_sequence(x, (h0, c0), weight_ih, weight_hh, bias_ih,
-                                               bias_hh)
+        output, _, caches = run_sequence(lstm.step_forward, x, state0, *layer_weights(layer, 0))
         gates = [torch.stack([getattr(cache, name) for cache in caches])
                  for name in ("input_gate", "forget_gate", "candidate", "output_gate")]
-        # C_t: the cell after step t is the c_prev of step t + 1; the last one from (L5)
+        # C_t is the next step's c_prev; the last one by (L5)
         last = caches[-1]
         c_last = last.forget_gate * last.c_prev + last.input_gate * last.candidate
         cell = torch.stack([cache.c_prev for cache in caches[1:]] + [c_last])
-    return LSTMTrace(*_layer_layout(gates + [cell, output], layer, unbatched))
+    trace = gates + [cell, output]
+    if unbatched:
+        trace = [t.squeeze(1) for t in trace]
+    elif layer.batch_first:
+        trace = [t.transpose(0, 1) for t in trace]
+    return LSTMTrace(*trace)
