@@ -682,26 +682,22 @@ def torch_state_dict(model, P):
 
 def _twin_diagnosis(model, got, want, h):
     blocks = TORCH_BLOCKS[model]
-    order = f"({', '.join(blocks)})".replace("h)", "n)") if model == "gru" else None
+    labels = ("r", "z", "n") if model == "gru" else ("i", "f", "g", "o") if model == "lstm" else ("h",)
     for key in ("weight_ih_l0", "weight_hh_l0"):
         g, w = got[key], want[key]
         chunks = list(w.split(h, dim=0))
-        if len(chunks) > 1:
-            for perm in itertools.permutations(range(len(chunks))):
-                if list(perm) != list(range(len(chunks))) and g.shape == w.shape and _close(
-                        g, torch.cat([chunks[p] for p in perm])):
-                    names = ", ".join(blocks[p] for p in perm)
-                    wanted = order or f"({', '.join(blocks)})"
-                    return (f"{key} holds its blocks in the order ({names}); torch.nn."
-                            f"{TORCH_CLASSES[model]} stacks them as {wanted}")
-        if g.shape == w.shape and key == "weight_hh_l0" and _close(
-                g, torch.cat([c.t() for c in chunks])):
-            return (f"{key} holds each W_h* untransposed; torch stores W^T "
-                    "(it computes x W^T), so use P[...].T")
-    if model != "lstm":
-        if _close(got["bias_ih_l0"] + got["bias_hh_l0"], want["bias_ih_l0"] + want["bias_hh_l0"]):
-            return "the biases are summed into one vector; torch.nn keeps b_x* in bias_ih_l0 " \
-                   "and b_h* in bias_hh_l0 (for the GRU's candidate they are not interchangeable)"
+        for perm in itertools.permutations(range(len(chunks))):
+            if list(perm) != list(range(len(chunks))) and _close(
+                    g, torch.cat([chunks[p] for p in perm])):
+                return (f"in {key} the blocks are in the order ({', '.join(labels[p] for p in perm)}); "
+                        f"torch.nn.{TORCH_CLASSES[model]} stacks them as ({', '.join(labels)})")
+        if key == "weight_hh_l0" and _close(g, torch.cat([c.t() for c in chunks])):
+            return (f"{key} holds each W_h* untransposed; torch stores W^T (it computes x W^T), "
+                    f"so copy P[...].T")
+    if model != "lstm" and _close(got["bias_ih_l0"] + got["bias_hh_l0"],
+                                  want["bias_ih_l0"] + want["bias_hh_l0"]):
+        return ("the two biases are mixed up: torch.nn keeps the b_x* in bias_ih_l0 and the b_h* "
+                "in bias_hh_l0 (in the GRU's candidate only b_hh is multiplied by R)")
     return None
 
 
@@ -740,7 +736,7 @@ def check_torch_twin(model, build):
             reason = _twin_diagnosis(model, got_state, expected, h)
             head = (f"{name}: the layer's outputs differ from the equations "
                     f"(largest error {_error(out, want):.1e}, random draw {draw + 1} of {DRAWS}).")
-            _fail(f"{head} {reason[0].upper() + reason[1:]}." if reason else
+            _fail(f"{head} It looks like {reason}." if reason else
                   f"{head} Compare your layout with the notation page's table of PyTorch's "
                   f"parameter names.")
     print(f"{name}: passed (the torch.nn.{cls.__name__} reproduces the equations on {DRAWS} "
