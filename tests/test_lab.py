@@ -279,3 +279,12 @@ def test_random_parameters_follow_the_contract():
     assert P["W_xr"].shape == (4, 5) and P["W_hr"].shape == (5, 5) and P["b_xr"].shape == (5,)
     with pytest.raises(ValueError, match="model must be one of"):
         lab.random_parameters("transformer", 4, 5)
+
+
+def test_the_instructor_guide_lists_every_catalogued_mistake():
+    guide = (ROOT / "book" / "instructor_guide.md").read_text()
+    missing = [key for key in MISTAKES if f"`{key}`" not in guide]
+    assert not missing, f"book/instructor_guide.md does not list {missing}"
+    for key, mistake in MISTAKES.items():
+        row = next(line for line in guide.splitlines() if line.startswith(f"| `{key}` |"))
+        assert mistake.text.replace("*", "\\*") in row, f"the guide's row for {key} is stale"
