@@ -40,7 +40,8 @@ def _run_all(model, functions):
     getattr(lab, f"check_{model}_step_forward")(functions[f"{model}_step_forward"])
     getattr(lab, f"check_{model}_step_backward")(functions[f"{model}_step_forward"],
                                                  functions[f"{model}_step_backward"])
-    getattr(lab, f"check_{model}_bptt")(functions[f"{model}_forward"], functions[f"{model}_backward"])
+    getattr(lab, f"check_{model}_bptt")(functions[f"{model}_forward"],
+                                        functions[f"{model}_backward"])
     lab.check_torch_twin(model, functions[f"{model}_to_torch"])
     lab.check_loss_and_gradients(model, functions["loss_and_gradients"])
 
@@ -79,7 +80,8 @@ def test_the_checkers_truth_is_the_packages_layer(model):
     layer = getattr(gatedrnn, model.upper())(3, 4).double()
     layer.load_state_dict(lab.torch_state_dict(model, P))
     X = torch.randn(7, 2, 3, dtype=torch.float64)
-    state0 = tuple(torch.randn(2, 4, dtype=torch.float64) for _ in range(2 if model == "lstm" else 1))
+    count = 2 if model == "lstm" else 1
+    state0 = tuple(torch.randn(2, 4, dtype=torch.float64) for _ in range(count))
     ours = lab._sequence(model, X, state0, P)[0]
     hx = tuple(s.unsqueeze(0) for s in state0)
     theirs, _ = layer(X, hx if model == "lstm" else hx[0])
@@ -133,7 +135,8 @@ def test_step_mistakes_are_caught_through_time_too(key):
 
     def seq_forward(X_seq, *args):
         *state0, P = args
-        return lab._sequence(model, X_seq, tuple(state0), P, key)[0].detach(), (X_seq, tuple(state0), P)
+        H_seq = lab._sequence(model, X_seq, tuple(state0), P, key)[0]
+        return H_seq.detach(), (X_seq, tuple(state0), P)
 
     def seq_backward(dH_seq, caches):
         X_seq, state0, P = caches
@@ -146,11 +149,13 @@ def test_step_mistakes_are_caught_through_time_too(key):
 # Mistakes written by hand into the labs' own solutions: (model, edits, checker part, named key).
 HANDWRITTEN = [
     ("rnn", [("H = torch.tanh(A)", "H = torch.sigmoid(A)")], "step_forward", "rnn/sigmoid"),
-    ("rnn", [('H_prev @ P["W_hh"] + P["b_hh"]', 'H_prev @ P["W_hh"]')], "step_forward", "rnn/no-b_hh"),
+    ("rnn", [('H_prev @ P["W_hh"] + P["b_hh"]', 'H_prev @ P["W_hh"]')], "step_forward",
+     "rnn/no-b_hh"),
     ("rnn", [("dA = dH * (1 - H * H)", "dA = dH")], "step_backward", "rnn/no-tanh-grad"),
     ("rnn", [('"H_prev": dA @ P["W_hh"].T', '"H_prev": dA @ P["W_hh"]')], "step_backward",
      "rnn/back-not-transposed"),
-    ("rnn", [('"W_hh": H_prev.T @ dA', '"W_hh": dA.T @ H_prev')], "step_backward", "rnn/dW-transposed"),
+    ("rnn", [('"W_hh": H_prev.T @ dA', '"W_hh": dA.T @ H_prev')], "step_backward",
+     "rnn/dW-transposed"),
     ("rnn", [('"b_xh": dA.sum(dim=0), "b_hh": dA.sum(dim=0)',
               '"b_xh": dA.mean(dim=0), "b_hh": dA.mean(dim=0)')], "step_backward", "rnn/bias-mean"),
     ("rnn", [("dH_seq[t] + dH_next", "dH_seq[t]")], "bptt", "rnn/no-recurrence"),
@@ -198,12 +203,15 @@ def test_handwritten_mistakes_in_the_solutions_are_caught_and_named(model, edits
 @pytest.mark.parametrize("model, edits, fragment", [
     ("gru", [('[P["W_xr"], P["W_xz"], P["W_xh"]]', '[P["W_xz"], P["W_xr"], P["W_xh"]]')],
      "in weight_ih_l0 the blocks are in the order (z, r, n)"),
-    ("lstm", [('P[f"W_h{b}"] for b in "ifco"], dim=1).T', 'P[f"W_h{b}"] for b in "icfo"], dim=1).T')],
+    ("lstm", [('P[f"W_h{b}"] for b in "ifco"], dim=1).T',
+               'P[f"W_h{b}"] for b in "icfo"], dim=1).T')],
      "in weight_hh_l0 the blocks are in the order (i, g, f, o)"),
-    ("rnn", [('copy_(P["W_hh"].T)', 'copy_(P["W_hh"])')], "weight_hh_l0 holds each W_h* untransposed"),
+    ("rnn", [('copy_(P["W_hh"].T)', 'copy_(P["W_hh"])')],
+     "weight_hh_l0 holds each W_h* untransposed"),
     ("gru", [('copy_(torch.cat([P["b_hr"], P["b_hz"], P["b_hh"]]))', 'zero_()'),
              ('copy_(torch.cat([P["b_xr"], P["b_xz"], P["b_xh"]]))',
-              'copy_(torch.cat([P["b_xr"] + P["b_hr"], P["b_xz"] + P["b_hz"], P["b_xh"] + P["b_hh"]]))')],
+              'copy_(torch.cat([P["b_xr"] + P["b_hr"], P["b_xz"] + P["b_hz"], '
+              'P["b_xh"] + P["b_hh"]]))')],
      "the two biases are mixed up"),
 ])
 def test_torch_twin_mistakes_are_named(model, edits, fragment):
@@ -234,8 +242,10 @@ def test_a_stub_gets_one_sentence():
     (lambda X, H, P: torch.tanh(X @ P["W_xh"] + H @ P["W_hh"]),
      "must return (H, cache), a tuple of 2; it returned a Tensor"),
     (lambda X, H, P: ((X @ P["W_xh"]).numpy(), None), "H must be a torch.Tensor, got ndarray"),
-    (lambda X, H, P: (torch.tanh(X @ P["W_xh"])[:, :4], None), "H has shape (3, 4), expected (3, 5)"),
-    (lambda X, H, P: (torch.tanh(X @ P["W_xh"]).float(), None), "H is torch.float32 but the inputs"),
+    (lambda X, H, P: (torch.tanh(X @ P["W_xh"])[:, :4], None),
+     "H has shape (3, 4), expected (3, 5)"),
+    (lambda X, H, P: (torch.tanh(X @ P["W_xh"]).float(), None),
+     "H is torch.float32 but the inputs"),
     (lambda X, H, P: (X @ P["W_hh"], None), "raised RuntimeError (line"),
     ("not a function", "rnn_step_forward must be a function, got str"),
 ])
@@ -262,14 +272,16 @@ def test_an_unknown_mistake_says_so():
 
 
 def test_loss_gradient_off_by_a_factor_is_named():
-    functions = _solutions("gru", [("dY_hat = 2 * (Y_hat - y) / y.shape[0]", "dY_hat = 2 * (Y_hat - y)")])
+    functions = _solutions("gru", [("dY_hat = 2 * (Y_hat - y) / y.shape[0]",
+                                    "dY_hat = 2 * (Y_hat - y)")])
     with pytest.raises(LabCheckError, match="off by a constant factor 3"):
         lab.check_loss_and_gradients("gru", functions["loss_and_gradients"])
 
 
 def test_the_error_shows_as_one_line_in_a_notebook():
     error = LabCheckError("rnn_step_forward: H is wrong.")
-    assert error._render_traceback_() == ["\x1b[0;31mLabCheckError\x1b[0m: rnn_step_forward: H is wrong."]
+    assert error._render_traceback_() == [
+        "\x1b[0;31mLabCheckError\x1b[0m: rnn_step_forward: H is wrong."]
     assert isinstance(error, AssertionError)   # nbgrader and pytest count it as a failed test
 
 

@@ -21,7 +21,8 @@ NOTEBOOKS = ("lab_rnn", "lab_lstm", "lab_gru")
 BIN = Path(sys.executable).parent           # nbgrader shells out to alembic from here
 ASSIGNMENT = "labs"
 # The planted mistake: the GRU's weights loaded into torch.nn.GRU with the r and z blocks exchanged.
-PLANTED = ("lab_gru", "gru-twin", '[P["W_xr"], P["W_xz"], P["W_xh"]]', '[P["W_xz"], P["W_xr"], P["W_xh"]]')
+PLANTED = ("lab_gru", "gru-twin", '[P["W_xr"], P["W_xz"], P["W_xh"]]',
+           '[P["W_xz"], P["W_xr"], P["W_xh"]]')
 PLANTED_TEST = "test_gru_twin"
 
 
@@ -72,7 +73,8 @@ def course(tmp_path_factory):
     planted.mkdir(parents=True)
     name, grade_id, old, new = PLANTED
     notebook = nbformat.read(source / f"{name}.ipynb", as_version=4)
-    cell = next(c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    cell = next(c for c in notebook.cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
     assert old in cell.source
     cell.source = cell.source.replace(old, new)
     nbformat.write(notebook, planted / f"{name}.ipynb")

@@ -30,6 +30,7 @@ nonlinearity (its value, but derivative 1); a gradient path dropped is a ``detac
 not transposed on the way back is a matrix product whose backward multiplies by W instead of W^T.
 """
 import copy
+import functools
 import itertools
 import traceback
 from typing import NamedTuple
@@ -89,7 +90,8 @@ _COMMON_BACKWARD = [
 ]
 _COMMON_BPTT = [
     ("no-recurrence", "the recurrent term of BPTT is missing: dL/dH_t uses only dH_seq[t], "
-     "not the gradient that comes back from step t+1", "dL/dH_t = dH_seq[t] + (dL/dH_t through step t+1)"),
+     "not the gradient that comes back from step t+1",
+     "dL/dH_t = dH_seq[t] + (dL/dH_t through step t+1)"),
     ("only-first-step", "the weight gradients are not summed over time: they keep only step 1's "
      "share (the last one a backward loop visits)", "dL/dW = sum over t of each step's share"),
     ("only-last-step", "the weight gradients are not summed over time: they keep only step T's "
@@ -121,7 +123,8 @@ def _catalogue():
            "sigmoid candidate)", "(G1)-(G3)"),
         _m("gru", "bhh-outside", "forward", "b_hh is added outside the reset product "
            "(R * (H_prev @ W_hh) + b_hh instead of R * (H_prev @ W_hh + b_hh))", "(G3)"),
-        _m("gru", "transposed", "forward", "the square weights W_h* are used transposed", "(G1)-(G3)"),
+        _m("gru", "transposed", "forward", "the square weights W_h* are used transposed",
+           "(G1)-(G3)"),
     ] + _bias_mistakes("gru")
     found += [
         _m("lstm", "if-swapped", "forward", "the input and forget gates are exchanged in the cell "
@@ -133,7 +136,8 @@ def _catalogue():
            "sigmoid candidate)", "(L1)-(L4)"),
         _m("lstm", "fo-swapped", "forward", "the forget and output gates are exchanged "
            "(each one's weights make the other)", "(L2), (L4)"),
-        _m("lstm", "transposed", "forward", "the square weights W_h* are used transposed", "(L1)-(L4)"),
+        _m("lstm", "transposed", "forward", "the square weights W_h* are used transposed",
+           "(L1)-(L4)"),
     ] + _bias_mistakes("lstm")
     found += [
         _m("rnn", "no-tanh-grad", "backward", "the tanh' factor (1 - H^2) is missing", "(R1)"),
@@ -155,8 +159,9 @@ def _catalogue():
            "(L1), (L2), (L4)"),
         _m("lstm", "no-direct-path", "backward", "the direct path F * dC to C_prev is dropped",
            "(L5)"),
-        _m("lstm", "ignore-dC", "backward", "the incoming dC (from step t+1) is ignored: the cell's "
-           "gradient starts from dH only", "(L5)-(L6): dL/dC_t = dC + dH * O * (1 - tanh(C)^2)"),
+        _m("lstm", "ignore-dC", "backward", "the incoming dC (from step t+1) is ignored: the "
+           "cell's gradient starts from dH only",
+           "(L5)-(L6): dL/dC_t = dC + dH * O * (1 - tanh(C)^2)"),
     ]
     for model in KEYS:
         found += [_m(model, name, "backward", text, eq) for name, text, eq in _COMMON_BACKWARD]
@@ -170,7 +175,7 @@ def _catalogue():
 MISTAKES = _catalogue()
 
 
-# --- the equations, with each mistake built into the autograd graph -------------------------------
+# --- the equations, with each mistake built into the autograd graph ------------------------------
 
 def _straight(function, x):
     """function(x) in value, but derivative 1: the derivative factor left out."""
@@ -386,7 +391,7 @@ def _draw(model, seed, T=None):
     return P, data
 
 
-# --- calling the student's code --------------------------------------------------------------------
+# --- calling the student's code ------------------------------------------------------------------
 
 def _fail(message):
     raise LabCheckError(message)
@@ -458,7 +463,8 @@ def _close(a, b):
 
 
 def _diagnose(name, model, stages, what, largest, draw, matches):
-    head = f"{name}: {what} is wrong (largest error {largest:.1e}, random draw {draw + 1} of {DRAWS})."
+    head = (f"{name}: {what} is wrong (largest error {largest:.1e}, "
+            f"random draw {draw + 1} of {DRAWS}).")
     if matches:
         found = " Or ".join(f"it matches a known mistake: {MISTAKES[k].text}; re-read "
                             f"{MISTAKES[k].equation} [{k}]." for k in matches)
@@ -477,7 +483,7 @@ def _passed(name, what):
     print(f"{name}: passed; {what} on {DRAWS} random draws (n={n}, d={d}, h={h}, float64).")
 
 
-# --- one step ---------------------------------------------------------------------------------------
+# --- one step ------------------------------------------------------------------------------------
 
 def _state(model, data):
     return (data["H"], data["C"]) if model == "lstm" else (data["H"],)
@@ -525,14 +531,17 @@ def _step_gradients(model, X, state, P, upstream, mistake=None):
     outs = _reference_step(model, leaves["X"], state, {k: leaves[k] for k in P}, mistake)
     loss = sum((o * u).sum() for o, u in zip(outs, upstream))
     grads = torch.autograd.grad(loss, list(leaves.values()), allow_unused=True)
-    return {k: (torch.zeros_like(v) if g is None else g) for (k, v), g in zip(leaves.items(), grads)}
+    return {k: (torch.zeros_like(v) if g is None else g)
+            for (k, v), g in zip(leaves.items(), grads)}
 
 
-def _compare_gradients(name, model, stages, got, want, draw, variants):
+def _compare_gradients(name, model, stages, got, want, draw, variant):
+    """The first key whose gradient is wrong, diagnosed: variant(mistake) gives its gradients."""
     for key in want:
         if not _close(got[key], want[key]):
             scored = []
-            for mistake, grads in variants():
+            for mistake in _candidates(model, stages):
+                grads = variant(mistake)
                 if _close(got[key], grads[key]):
                     scored.append((sum(_close(got[k], grads[k]) for k in want), mistake))
             best = max((s for s, _ in scored), default=None)
@@ -561,15 +570,12 @@ def _check_backward(model, forward, backward):
         shapes = {k: tuple(v.shape) for k, v in want.items()}
         got = _dict(name, got, list(want), shapes, data["X"].dtype)
 
-        def variants():
-            for mistake in _candidates(model, {"backward"}):
-                yield mistake, _step_gradients(model, data["X"], state, P, upstream, mistake)
-
-        _compare_gradients(name, model, {"backward"}, got, want, draw, variants)
+        variant = functools.partial(_step_gradients, model, data["X"], state, P, upstream)
+        _compare_gradients(name, model, {"backward"}, got, want, draw, variant)
     _passed(name, "every gradient matches autograd")
 
 
-# --- through time -----------------------------------------------------------------------------------
+# --- through time --------------------------------------------------------------------------------
 
 def _sequence_gradients(model, X_seq, state0, P, dH_seq, mistake=None):
     leaves = {"X": X_seq, "H0": state0[0]}
@@ -580,7 +586,8 @@ def _sequence_gradients(model, X_seq, state0, P, dH_seq, mistake=None):
     state0 = (leaves["H0"], leaves["C0"]) if model == "lstm" else (leaves["H0"],)
     H_seq = _sequence(model, leaves["X"], state0, {k: leaves[k] for k in P}, mistake)[0]
     grads = torch.autograd.grad((H_seq * dH_seq).sum(), list(leaves.values()), allow_unused=True)
-    return {k: (torch.zeros_like(v) if g is None else g) for (k, v), g in zip(leaves.items(), grads)}
+    return {k: (torch.zeros_like(v) if g is None else g)
+            for (k, v), g in zip(leaves.items(), grads)}
 
 
 def _check_bptt(model, forward, backward):
@@ -604,11 +611,8 @@ def _check_bptt(model, forward, backward):
         got = _dict(bname, got, list(want), {k: tuple(v.shape) for k, v in want.items()},
                     X_seq.dtype)
 
-        def variants():
-            for mistake in _candidates(model, {"backward", "bptt"}):
-                yield mistake, _sequence_gradients(model, X_seq, state0, P, data["dH"], mistake)
-
-        _compare_gradients(bname, model, {"backward", "bptt"}, got, want, draw, variants)
+        variant = functools.partial(_sequence_gradients, model, X_seq, state0, P, data["dH"])
+        _compare_gradients(bname, model, {"backward", "bptt"}, got, want, draw, variant)
     _passed(f"{fname} and {bname}", f"H_seq and every gradient match autograd through T={T} steps")
 
 
@@ -660,7 +664,7 @@ def check_lstm_bptt(forward, backward):
     _check_bptt("lstm", forward, backward)
 
 
-# --- the torch.nn twin ------------------------------------------------------------------------------
+# --- the torch.nn twin ---------------------------------------------------------------------------
 
 TORCH_BLOCKS = {"rnn": ("h",), "gru": ("r", "z", "h"), "lstm": ("i", "f", "c", "o")}
 TORCH_CLASSES = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
@@ -681,15 +685,15 @@ def torch_state_dict(model, P):
 
 
 def _twin_diagnosis(model, got, want, h):
-    blocks = TORCH_BLOCKS[model]
-    labels = ("r", "z", "n") if model == "gru" else ("i", "f", "g", "o") if model == "lstm" else ("h",)
+    labels = {"rnn": ("h",), "gru": ("r", "z", "n"), "lstm": ("i", "f", "g", "o")}[model]
     for key in ("weight_ih_l0", "weight_hh_l0"):
         g, w = got[key], want[key]
         chunks = list(w.split(h, dim=0))
         for perm in itertools.permutations(range(len(chunks))):
             if list(perm) != list(range(len(chunks))) and _close(
                     g, torch.cat([chunks[p] for p in perm])):
-                return (f"in {key} the blocks are in the order ({', '.join(labels[p] for p in perm)}); "
+                found = ", ".join(labels[p] for p in perm)
+                return (f"in {key} the blocks are in the order ({found}); "
                         f"torch.nn.{TORCH_CLASSES[model]} stacks them as ({', '.join(labels)})")
         if key == "weight_hh_l0" and _close(g, torch.cat([c.t() for c in chunks])):
             return (f"{key} holds each W_h* untransposed; torch stores W^T (it computes x W^T), "
@@ -713,7 +717,8 @@ def check_torch_twin(model, build):
         if not isinstance(layer, cls):
             _fail(f"{name} must return a torch.nn.{cls.__name__}, got {type(layer).__name__}.")
         d, h = P[f"W_x{TORCH_BLOCKS[model][0]}"].shape
-        if (layer.input_size, layer.hidden_size, layer.num_layers) != (d, h, 1) or layer.batch_first:
+        size = (layer.input_size, layer.hidden_size, layer.num_layers)
+        if size != (d, h, 1) or layer.batch_first:
             _fail(f"{name}: the layer is {cls.__name__}(input_size={layer.input_size}, "
                   f"hidden_size={layer.hidden_size}, num_layers={layer.num_layers}, "
                   f"batch_first={layer.batch_first}); expected {cls.__name__}({d}, {h}).")
@@ -743,7 +748,7 @@ def check_torch_twin(model, build):
           f"random draws, T={SIZES['T']}).")
 
 
-# --- training with the student's BPTT -------------------------------------------------------------
+# --- training with the student's BPTT ------------------------------------------------------------
 
 def _readout_reference(model, X_seq, y, P, readout):
     leaves = {k: v.detach().clone().requires_grad_(True) for k, v in {**P, **readout}.items()}
@@ -807,8 +812,9 @@ def train_adding(model, loss_and_gradients, *, seq_len, hidden=16, steps=300, lr
     gradients. Returns a dict with the trained "P" and "readout", the evaluated "steps" and the
     validation MSE "val_mse" at each (the baseline, always answering 1, is 1/6).
     """
-    import gatedrnn
     from tqdm.auto import tqdm
+
+    import gatedrnn
 
     if model not in KEYS:
         raise ValueError(f"model must be one of {sorted(KEYS)}, got {model!r}")
