@@ -33,6 +33,7 @@ import copy
 import functools
 import itertools
 import traceback
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -150,7 +151,7 @@ def _catalogue():
         _m("gru", "no-reset-grad", "backward", "the gradient through the reset gate is dropped",
            "(G3) and (G1)"),
         _m("gru", "no-reset-factor", "backward", "the factor R is missing on the way to W_hh and "
-           "b_hh (dL/d(H_prev W_hh + b_hh) = R * dA, not dA)", "(G3)"),
+           "b_hh (dL/dU = R * dA, not dA, where U = H_prev W_hh + b_hh)", "(G3)"),
         _m("lstm", "no-tanh-c-grad", "backward", "the tanh' factor (1 - tanh(C)^2) of (L6) is "
            "missing", "(L6)"),
         _m("lstm", "no-tanh-grad", "backward", "the tanh' factor (1 - C~^2) of the candidate is "
@@ -254,6 +255,7 @@ class _Equations:
 
 
 def _rnn_step(X, H_prev, P, mistake=None):
+    """H_t of (R1), with the catalogued `mistake` built in (None: the right step)."""
     e, n = _Equations("rnn", P, mistake), X.shape[0]
     A = e.xw(X, "W_xh") + e.b("b_xh", n) + e.hw(H_prev, "W_hh") + e.b("b_hh", n)
     if e.name == "sigmoid":
@@ -268,6 +270,7 @@ def _rnn_step(X, H_prev, P, mistake=None):
 
 
 def _gru_step(X, H_prev, P, mistake=None):
+    """H_t of (G1)-(G4), with the catalogued `mistake` built in (None: the right step)."""
     e, n = _Equations("gru", P, mistake), X.shape[0]
     r, z = ("z", "r") if e.name == "rz-swapped" else ("r", "z")
     R = e.sigmoid(e.xw(X, f"W_x{r}") + e.b(f"b_x{r}", n)
@@ -279,16 +282,16 @@ def _gru_step(X, H_prev, P, mistake=None):
     if e.name == "no-reset-grad":
         R = R.detach()
     if e.name == "reset-before":
-        hidden = e.hw(R * H_prev, "W_hh") + e.b("b_hh", n)                    # (G3')
+        reset_term = e.hw(R * H_prev, "W_hh") + e.b("b_hh", n)                # (G3')
     elif e.name == "bhh-outside":
-        hidden = R * e.hw(H_prev, "W_hh") + e.b("b_hh", n)
+        reset_term = R * e.hw(H_prev, "W_hh") + e.b("b_hh", n)
     elif e.name == "no-reset-factor":
-        part = e.hw(H_prev, "W_hh") + e.b("b_hh", n)
-        # value R * part; the gradient reaching `part` is dA instead of R * dA:
-        hidden = R * part.detach() + (part - part.detach())
+        U = e.hw(H_prev, "W_hh") + e.b("b_hh", n)
+        # the value R * U, but the gradient reaching U is dA instead of R * dA
+        reset_term = R * U.detach() + (U - U.detach())
     else:
-        hidden = R * (e.hw(H_prev, "W_hh") + e.b("b_hh", n))
-    candidate = e.tanh(e.xw(X, "W_xh") + e.b("b_xh", n) + hidden)           # (G3)
+        reset_term = R * (e.hw(H_prev, "W_hh") + e.b("b_hh", n))               # R_t * U_t
+    candidate = e.tanh(e.xw(X, "W_xh") + e.b("b_xh", n) + reset_term)       # (G3)
     kept = H_prev.detach() if e.name == "no-direct-path" else H_prev
     if e.name == "z-swapped":
         return (1 - Z) * kept + Z * candidate
@@ -296,6 +299,7 @@ def _gru_step(X, H_prev, P, mistake=None):
 
 
 def _lstm_step(X, H_prev, C_prev, P, mistake=None):
+    """(H_t, C_t) of (L1)-(L6), with the catalogued `mistake` built in (None: the right step)."""
     e, n = _Equations("lstm", P, mistake), X.shape[0]
 
     def pre(block):
@@ -399,7 +403,9 @@ def _fail(message):
 
 def _where(error):
     """'line 7 of rnn_step_forward': the last frame of the traceback outside this module."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename != __file__]
+    torch_dir = str(Path(torch.__file__).parent)
+    frames = [f for f in traceback.extract_tb(error.__traceback__)
+              if f.filename != __file__ and not f.filename.startswith(torch_dir)]
     return f" (line {frames[-1].lineno} of {frames[-1].name})" if frames else ""
 
 
