@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import gatedrnn
-from gatedrnn.traces import LSTMTrace, lstm_trace
+from gatedrnn.diagnostics import LSTMTrace, lstm_trace
 
 
 def _by_hand(x, h0, c0, layer):
