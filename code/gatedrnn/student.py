@@ -11,7 +11,8 @@ The course's exercise convention (sphinx-exercise's gated directives, one markdo
     ```{solution-start} chapter-name-of-exercise
     :class: dropdown
     ```                                   <- becomes a short "your answer" cell
-    (markdown cells: the written solution; dropped)
+    (markdown cells: the written solution; replaced by one markdown answer cell,
+     "YOUR ANSWER HERE", tagged ``written-answer``)
     (code cells: the solution code; each becomes a stub that raises NotImplementedError)
     ```{solution-end}
     ```                                   <- dropped
@@ -36,6 +37,7 @@ SOLUTION_WHOLE = re.compile(r"^\s*(```+|:::+)\s*\{solution\}", re.MULTILINE)
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 HINT = re.compile(r"^\s*#\s*Hint:", re.IGNORECASE)
 STUB_TAG = "raises-exception"
+ANSWER_TAG = "written-answer"
 
 
 def _stub_lines(label, hints, indent=""):
@@ -76,6 +78,13 @@ def _stub_cell(source, label):
     return cell
 
 
+def _answer_cell(label):
+    cell = nbformat.v4.new_markdown_cell(
+        f"YOUR ANSWER HERE (the written part of exercise `{label}`: replace this line)")
+    cell.metadata["tags"] = [ANSWER_TAG]
+    return cell
+
+
 def student_notebook(notebook):
     """Return (student copy of `notebook`, number of solutions removed)."""
     cells, label, removed = [], None, 0
@@ -87,6 +96,7 @@ def student_notebook(notebook):
             if in_solution:
                 raise ValueError(f"{where}: solution-start inside the solution to {label}")
             in_solution, label, removed = True, SOLUTION_START.search(source).group(2), removed + 1
+            answer_given = False
             cells.append(nbformat.v4.new_markdown_cell(
                 f"**Your answer to exercise `{label}`** (the solution is on the course website)."))
         elif cell.cell_type == "markdown" and SOLUTION_END.search(source):
@@ -98,6 +108,9 @@ def student_notebook(notebook):
         elif in_solution:
             if cell.cell_type == "code":
                 cells.append(_stub_cell(source, label))
+            elif cell.cell_type == "markdown" and not answer_given:
+                cells.append(_answer_cell(label))  # a place for the written part
+                answer_given = True
         elif cell.cell_type == "code" and BEGIN in source:
             cells.append(_stub_cell(source, None))
             removed += 1
