@@ -4,21 +4,19 @@ generate_assignment must release no solution line; autograde must give the instr
 full points, the released (unanswered) notebooks 0, and a submission with one planted mistake must
 lose exactly the points of the test that covers it.
 """
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+
+from nbgrader_course import make_course, run_nbgrader, solution_lines
 
 pytest.importorskip("nbgrader")
 
 ROOT = Path(__file__).resolve().parents[1]
 LABS = ROOT / "book" / "labs"
 NOTEBOOKS = ("lab_rnn", "lab_lstm", "lab_gru")
-BIN = Path(sys.executable).parent           # nbgrader shells out to alembic from here
 ASSIGNMENT = "labs"
 # The planted mistake: the GRU's weights loaded into torch.nn.GRU with the r and z blocks exchanged.
 PLANTED = ("lab_gru", "gru-twin", '[P["W_xr"], P["W_xz"], P["W_xh"]]',
@@ -26,49 +24,17 @@ PLANTED = ("lab_gru", "gru-twin", '[P["W_xr"], P["W_xz"], P["W_xh"]]',
 PLANTED_TEST = "test_gru_twin"
 
 
-def _nbgrader(root, env, *args):
-    result = subprocess.run([str(BIN / "nbgrader"), *args], cwd=root, env=env, capture_output=True,
-                            text=True, timeout=600, check=False)
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stderr[-3000:]}"
-
-
-def _solution_lines(source):
-    lines, inside = [], False
-    for line in source.splitlines():
-        if "### BEGIN SOLUTION" in line:
-            inside = True
-        elif "### END SOLUTION" in line:
-            inside = False
-        elif inside and line.strip():
-            lines.append(line.strip())
-    return lines
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("course")
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "code"),
-                                                        os.environ.get("PYTHONPATH")])),
-               JUPYTER_CONFIG_DIR=str(root / ".jupyter"), MPLBACKEND="Agg")
-    (root / "nbgrader_config.py").write_text(
-        "c = get_config()\n"
-        'c.CourseDirectory.course_id = "gatedrnn-labs"\n'
-        f"c.CourseDirectory.root = {str(root)!r}\n"
-        "c.Execute.timeout = 300\n")
-    source = root / "source" / ASSIGNMENT
-    source.mkdir(parents=True)
-    for name in NOTEBOOKS:
-        shutil.copy(LABS / f"{name}.ipynb", source)
-    _nbgrader(root, env, "db", "assignment", "add", ASSIGNMENT)
-    _nbgrader(root, env, "generate_assignment", ASSIGNMENT, "--force")
-    release = root / "release" / ASSIGNMENT
+    env, source, release = make_course(root, "gatedrnn-labs", ASSIGNMENT,
+                                       [LABS / f"{name}.ipynb" for name in NOTEBOOKS])
 
     submissions = {"solutions": source, "unanswered": release}
     for student, folder in submissions.items():
-        _nbgrader(root, env, "db", "student", "add", student)
+        run_nbgrader(root, env, "db", "student", "add", student)
         shutil.copytree(folder, root / "submitted" / student / ASSIGNMENT)
-    _nbgrader(root, env, "db", "student", "add", "planted")
+    run_nbgrader(root, env, "db", "student", "add", "planted")
     planted = root / "submitted" / "planted" / ASSIGNMENT
     planted.mkdir(parents=True)
     name, grade_id, old, new = PLANTED
@@ -79,7 +45,7 @@ def course(tmp_path_factory):
     cell.source = cell.source.replace(old, new)
     nbformat.write(notebook, planted / f"{name}.ipynb")
 
-    _nbgrader(root, env, "autograde", ASSIGNMENT, "--force")
+    run_nbgrader(root, env, "autograde", ASSIGNMENT, "--force")
     from nbgrader.api import Gradebook
 
     scores = {}
@@ -107,7 +73,7 @@ def test_release_contains_no_solution_line(course):
         solution_cells = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")]
         assert len(solution_cells) == 5
         for cell in solution_cells:
-            for line in _solution_lines(cell.source):
+            for line in solution_lines(cell.source):
                 if line not in outside:
                     assert line not in released, f"{name} releases the solution line {line!r}"
         assert released.count("raise NotImplementedError") >= len(solution_cells)

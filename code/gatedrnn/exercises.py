@@ -35,6 +35,12 @@ UNCOMPARED = "nondeterministic-output"
 
 def solution_cells(notebook):
     """{label: [solution code cells, in order]} for the {solution-start}/{solution-end} pairs."""
+    return {label: [cell for cell in cells if cell.cell_type == "code"]
+            for label, cells in solution_regions(notebook).items()}
+
+
+def solution_regions(notebook):
+    """{label: [every cell between the label's {solution-start} and {solution-end}]}."""
     found, label = {}, None
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and SOLUTION_START.search(cell.source):
@@ -42,7 +48,7 @@ def solution_cells(notebook):
             found[label] = []
         elif cell.cell_type == "markdown" and SOLUTION_END.search(cell.source):
             label = None
-        elif label is not None and cell.cell_type == "code":
+        elif label is not None:
             found[label].append(cell)
     return found
 
