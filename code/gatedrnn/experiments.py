@@ -160,7 +160,8 @@ def recall_data(num_sequences, lag, *, seed=0):
 
 
 def recall_run(kind, hidden_size, lag, seed, *, steps=300, batch_size=32, lr=1e-2,
-               init=None, clip=1.0, solved_accuracy=0.95, eval_every=25, keep_model=False):
+               init=None, clip=1.0, solved_accuracy=0.95, eval_every=25, eval_sequences=256,
+               keep_model=False):
     """Train one model to recall a bit `lag` steps later; stop as soon as it is solved.
 
     Returns a dict: solved (held-out accuracy >= solved_accuracy within `steps`), steps (the
@@ -173,7 +174,7 @@ def recall_run(kind, hidden_size, lag, seed, *, steps=300, batch_size=32, lr=1e-
     layer = recurrent_layer(kind, 1, hidden_size, init=init, generator=generator)
     model = SequenceModel(layer, 2, every_step=True)
     train_data = recall_data(2048, lag, seed=10_000 + seed)
-    eval_data = recall_data(512, lag, seed=20_000 + seed)
+    eval_data = recall_data(eval_sequences, lag, seed=20_000 + seed)
     history = train(model, _cross_entropy_every_step, train_data, steps=steps,
                     batch_size=batch_size, lr=lr, clip=clip, eval_data=eval_data,
                     eval_every=eval_every, metric_fn=_accuracy_where_targeted, seed=seed,
