@@ -136,3 +136,10 @@ def test_median():
     assert ex.median([4, 1, 2, 3]) == 2.5
     with pytest.raises(ValueError):
         ex.median([])
+
+
+def test_init_gradient_norms_do_not_underflow_for_a_tiny_initialisation():
+    norms = ex.init_gradient_norms("RNN", "small", 0, hidden_size=8, lag=40, batch=4)
+    assert len(norms) == 41
+    assert all(n > 0 for n in norms)
+    assert norms[40] < 1e-30 * norms[0]     # and they do vanish: sigma_max is about 0.06

@@ -152,11 +152,11 @@ def _accuracy_where_targeted(logits, targets):
     return (logits.argmax(-1)[mask] == targets[mask]).float().mean()
 
 
-def recall_data(num_sequences, lag, *, seed=0):
+def recall_data(num_sequences, lag, *, seed=0, dtype=torch.float32):
     """One random bit per step for lag + 1 steps; the target, at the last step only, is the
     first bit (delayed_echo with seq_len = lag + 1). A pure lag: one bit to keep for `lag`
     steps while `lag` random bits go by. Guessing scores accuracy 1/2."""
-    return delayed_echo(num_sequences, lag + 1, lag, seed=seed)
+    return delayed_echo(num_sequences, lag + 1, lag, seed=seed, dtype=dtype)
 
 
 def recall_run(kind, hidden_size, lag, seed, *, steps=300, batch_size=32, lr=1e-2,
@@ -286,12 +286,14 @@ def state_gradient_norms(layer, inputs, readout, targets):
 def init_gradient_norms(kind, init, seed, *, hidden_size=32, lag=40, batch=64):
     """||dL/dH_t|| at distance 0..lag from the loss for a fresh layer of `kind` (see
     `recurrent_layer`) with initialisation `init`, the loss being the recall loss at the
-    last step of `recall_data`. Returns a list of lag + 1 floats."""
+    last step of `recall_data`. Runs in float64, so that gradients far below float32's
+    smallest number (about 1e-45) stay measurable. Returns a list of lag + 1 floats."""
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    layer = recurrent_layer(kind, 1, hidden_size, init=init, generator=generator)
-    x, y = recall_data(batch, lag, seed=seed)
-    return state_gradient_norms(layer, x, nn.Linear(hidden_size, 2), y[:, -1])[1]
+    layer = recurrent_layer(kind, 1, hidden_size, init=init, generator=generator).double()
+    x, y = recall_data(batch, lag, seed=seed, dtype=torch.float64)
+    readout = nn.Linear(hidden_size, 2).double()
+    return state_gradient_norms(layer, x, readout, y[:, -1])[1]
 
 
 def clipping_norms(kind, hidden_size, seed, *, seq_len=50, batch=64, steps=40, lr=1e-3):
