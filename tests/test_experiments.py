@@ -52,10 +52,12 @@ def test_relu_candidate_is_never_negative_from_a_zero_state():
     assert (output >= 0).all()
 
 
-@pytest.mark.parametrize("options", [{"candidate": "sigmoid"}, {"update_gate": 1.5},
-                                     {"reset_gate": True}])
-def test_bad_variant_options_are_refused(options):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("options, error", [({"candidate": "sigmoid"}, ValueError),
+                                            ({"update_gate": 1.5}, ValueError),
+                                            ({"reset_gate": True}, TypeError),
+                                            ({"reset_gate": "1"}, TypeError)])
+def test_bad_variant_options_are_refused(options, error):
+    with pytest.raises(error, match="candidate|gate"):
         ex.GRUVariant(2, 4, **options)
 
 

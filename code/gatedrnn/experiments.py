@@ -11,17 +11,18 @@ page can run many seeds (in parallel processes with `map_seeds`) and report k/n 
 - `stream_run`: training on one long stream cut into chunks, with the state reset at every
   chunk (stateless) or carried over and detached (stateful).
 """
-import math
+import multiprocessing
 import numbers
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
-import multiprocessing
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .gru import GRU
+from .init import scaled_orthogonal
 from .models import SequenceModel
 from .rnn import RNN
 from .tasks import IGNORE_INDEX, delayed_echo
@@ -55,8 +56,12 @@ class GRUVariant(nn.Module):
             raise ValueError(f"candidate must be one of {tuple(CANDIDATE_ACTIVATIONS)}, "
                              f"got {candidate!r}")
         for name, value in (("update_gate", update_gate), ("reset_gate", reset_gate)):
-            if value is not None and (isinstance(value, bool) or not isinstance(
-                    value, numbers.Real) or not 0.0 <= value <= 1.0):
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise TypeError(f"{name} must be None or a number in [0, 1], "
+                                f"got {type(value).__name__} ({value!r})")
+            if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be None or a number in [0, 1], got {value!r}")
         template = GRU(input_size, hidden_size)  # torch.nn.GRU's initialisation and layout
         self.input_size, self.hidden_size = template.input_size, template.hidden_size
@@ -137,8 +142,8 @@ def initialise(layer, init, *, generator=None):
         elif name.startswith("weight_hh"):
             h = parameter.shape[1]
             for block in range(parameter.shape[0] // h):
-                q, r = torch.linalg.qr(torch.randn(h, h, generator=generator))
-                parameter[block * h:(block + 1) * h] = q * torch.sign(torch.diagonal(r))
+                parameter[block * h:(block + 1) * h] = scaled_orthogonal(
+                    h, 1.0, generator=generator, dtype=parameter.dtype)
     return layer
 
 
@@ -172,7 +177,7 @@ def recall_run(kind, hidden_size, lag, seed, *, steps=300, batch_size=32, lr=1e-
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     layer = recurrent_layer(kind, 1, hidden_size, init=init, generator=generator)
-    model = SequenceModel(layer, 2, every_step=True)
+    model = SequenceModel(layer, 2, readout="every")
     train_data = recall_data(2048, lag, seed=10_000 + seed)
     eval_data = recall_data(eval_sequences, lag, seed=20_000 + seed)
     history = train(model, _cross_entropy_every_step, train_data, steps=steps,
@@ -228,7 +233,6 @@ def stream_run(stateful, seed, *, delay=6, chunk_length=8, hidden_size=16, epoch
     lies inside the same chunk (position >= delay) and those whose echo lies in an earlier
     chunk (position < delay), plus seconds of CPU.
     """
-    import time
     start = time.process_time()
     torch.manual_seed(seed)
     layer = GRU(1, hidden_size, batch_first=True)
