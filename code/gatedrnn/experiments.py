@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from .gru import GRU
 from .init import scaled_orthogonal
@@ -323,21 +324,34 @@ def _call(job):
     return function(*args, **kwargs)
 
 
-def map_seeds(function, jobs, *, processes=None):
+def map_seeds(function, jobs, *, processes=None, desc=None):
     """[function(*args, **kwargs) for (args, kwargs) in jobs], run in `processes` worker
     processes (default: the CPU count, at most 2; 1 runs in this process). Each worker uses
-    one torch thread, so results do not depend on the number of processes."""
+    one torch thread, so results do not depend on the number of processes. desc: if given,
+    a progress bar with this label counts the finished jobs."""
     jobs = [(function, tuple(args), dict(kwargs)) for args, kwargs in jobs]
     processes = processes or min(2, os.cpu_count() or 1)
-    if processes == 1 or len(jobs) == 1:
-        threads = torch.get_num_threads()
-        try:
-            return [_call(job) for job in jobs]
-        finally:
-            torch.set_num_threads(threads)
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with ProcessPoolExecutor(processes, mp_context=context) as pool:
-        return list(pool.map(_call, jobs))
+    bar = tqdm(total=len(jobs), desc=desc, disable=desc is None, leave=False)
+    try:
+        if processes == 1 or len(jobs) == 1:
+            threads = torch.get_num_threads()
+            results = []
+            try:
+                for job in jobs:
+                    results.append(_call(job))
+                    bar.update()
+            finally:
+                torch.set_num_threads(threads)
+            return results
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(processes, mp_context=context) as pool:
+            results = []
+            for result in pool.map(_call, jobs):
+                results.append(result)
+                bar.update()
+            return results
+    finally:
+        bar.close()
 
 
 def median(values):
