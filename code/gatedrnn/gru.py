@@ -6,7 +6,7 @@ matrix product, as in torch.nn.GRU, cuDNN and Keras' default::
 
     R_t  = sigma(X_t W_xr + b_xr + H_{t-1} W_hr + b_hr)                   (G1)
     Z_t  = sigma(X_t W_xz + b_xz + H_{t-1} W_hz + b_hz)                   (G2)
-    H~_t = tanh(X_t W_xh + b_xh + R_t * G_t),  G_t = H_{t-1} W_hh + b_hh  (G3)
+    H~_t = tanh(X_t W_xh + b_xh + R_t * U_t),  U_t = H_{t-1} W_hh + b_hh  (G3)
     H_t  = Z_t * H_{t-1} + (1 - Z_t) * H~_t                               (G4)
 
 Backward through one step (the GRU chapter), with dH = dL/dH_t and A^r, A^z, A^h the
@@ -14,11 +14,11 @@ pre-activations inside (G1), (G2), (G3)::
 
     dZ = dH * (H_{t-1} - H~_t),   dH~ = dH * (1 - Z_t)                    (GB1)
     dA^h = dH~ * (1 - H~_t * H~_t)                                        (GB2)
-    dR = dA^h * G_t,   dG = dA^h * R_t                                    (GB3)
+    dR = dA^h * U_t,   dU = dA^h * R_t                                    (GB3)
     dA^r = dR * R_t * (1 - R_t),   dA^z = dZ * Z_t * (1 - Z_t)            (GB4)
-    dL/dH_{t-1} = dH * Z_t + dA^r W_hr^T + dA^z W_hz^T + dG W_hh^T        (GB5)
+    dL/dH_{t-1} = dH * Z_t + dA^r W_hr^T + dA^z W_hz^T + dU W_hh^T        (GB5)
     dL/dW_x. = X_t^T dA^.,  dL/dW_hr = H_{t-1}^T dA^r, dL/dW_hz = H_{t-1}^T dA^z,
-    dL/dW_hh = H_{t-1}^T dG                                               (GB6)
+    dL/dW_hh = H_{t-1}^T dU                                               (GB6)
 
 torch.nn.GRU stores each W transposed and the three blocks stacked in the order (r, z, n):
 ``weight_ih_l0`` is [W_xr | W_xz | W_xh]^T, (3h, d); ``weight_hh_l0`` is [W_hr | W_hz | W_hh]^T,
@@ -43,7 +43,7 @@ class GRUCache(NamedTuple):
     reset_gate: torch.Tensor   # R_t
     update_gate: torch.Tensor  # Z_t
     candidate: torch.Tensor    # H~_t
-    hidden_share: torch.Tensor  # G_t = H_{t-1} W_hh + b_hh, what R_t multiplies in (G3)
+    hidden_share: torch.Tensor  # U_t = H_{t-1} W_hh + b_hh, what R_t multiplies in (G3)
     weight_hh: torch.Tensor    # torch's layout: [W_hr | W_hz | W_hh]^T
 
 
@@ -57,12 +57,12 @@ def step_forward(gates_x, H_prev, weight_hh, bias_hh):
     """
     # Each block's input share, and its hidden share from one product, split at once.
     x_r, x_z, x_h = gates_x.chunk(3, dim=1)
-    h_r, h_z, G = (H_prev @ weight_hh.T + bias_hh).chunk(3, dim=1)
+    h_r, h_z, U = (H_prev @ weight_hh.T + bias_hh).chunk(3, dim=1)
     R = torch.sigmoid(x_r + h_r)                                               # (G1)
     Z = torch.sigmoid(x_z + h_z)                                               # (G2)
-    H_tilde = torch.tanh(x_h + R * G)                                          # (G3)
+    H_tilde = torch.tanh(x_h + R * U)                                          # (G3)
     H = Z * H_prev + (1 - Z) * H_tilde                                         # (G4)
-    return H, GRUCache(H_prev, R, Z, H_tilde, G, weight_hh)
+    return H, GRUCache(H_prev, R, Z, H_tilde, U, weight_hh)
 
 
 def step_backward(dH, cache):
@@ -75,12 +75,12 @@ def step_backward(dH, cache):
       dH_prev    (n, h)  dL/dH_{t-1} through this step, (GB5)
       dweight_hh (3h, h) and dbias_hh (3h,): this step's share of (GB6), in torch's layout
     """
-    H_prev, R, Z, H_tilde, G, weight_hh = cache
+    H_prev, R, Z, H_tilde, U, weight_hh = cache
     dZ, dH_tilde = dH * (H_prev - H_tilde), dH * (1 - Z)                       # (GB1)
     dA_h = dH_tilde * (1 - H_tilde * H_tilde)                                  # (GB2)
-    dR, dG = dA_h * G, dA_h * R                                                # (GB3)
+    dR, dU = dA_h * U, dA_h * R                                                # (GB3)
     dA_r, dA_z = dR * R * (1 - R), dZ * Z * (1 - Z)                            # (GB4)
-    dhidden_share = torch.cat([dA_r, dA_z, dG], dim=1)   # d of H_{t-1} W_h + b_h, all blocks
+    dhidden_share = torch.cat([dA_r, dA_z, dU], dim=1)   # d of H_{t-1} W_h + b_h, all blocks
     dH_prev = dH * Z + dhidden_share @ weight_hh                               # (GB5)
     dweight_hh, dbias_hh = dhidden_share.T @ H_prev, dhidden_share.sum(dim=0)  # (GB6)
     return torch.cat([dA_r, dA_z, dA_h], dim=1), dH_prev, dweight_hh, dbias_hh
@@ -117,7 +117,7 @@ def step_backward_reset_before(dH, cache):
     """Backward through one step of the variant. Returns what `step_backward` returns.
 
     (GB1), (GB2) and (GB4) stay; through P_t = R_t * H_{t-1} the product rule replaces (GB3),
-    and H_{t-1} gets dP * R_t in (GB5) instead of dG W_hh^T.
+    and H_{t-1} gets dP * R_t in (GB5) instead of dU W_hh^T.
     """
     H_prev, R, Z, H_tilde, P, weight_hh = cache
     weight_h_r, weight_h_z, weight_h_h = weight_hh.chunk(3)

@@ -25,9 +25,10 @@ sent back along the cell through its (L5), and A^i, A^f, A^c, A^o the pre-activa
     dO = dH * tanh(C_t)                                                   (LB1)
     dC = dC-> + dH * O_t * (1 - tanh^2(C_t))                              (LB2)
     dF = dC * C_{t-1}, dI = dC * C~_t, dC~ = dC * I_t, dC->_{t-1} = dC * F_t   (LB3)
-    dA^g = dG * G * (1 - G) for G = I, F, O;   dA^c = dC~ * (1 - C~_t^2)  (LB4)
-    dL/dH_{t-1} = sum over g of dA^g W_hg^T                               (LB5)
-    dL/dW_xg = X_t^T dA^g,  dL/dW_hg = H_{t-1}^T dA^g,  dL/db_g = sums of dA^g   (LB6)
+    dA^. = dGamma * Gamma * (1 - Gamma) for each gate Gamma = I, F, O (block . = i, f, o);
+    dA^c = dC~ * (1 - C~_t^2)                                             (LB4)
+    dL/dH_{t-1} = sum over the blocks . = i, f, c, o of dA^. W_h.^T       (LB5)
+    dL/dW_x. = X_t^T dA^.,  dL/dW_h. = H_{t-1}^T dA^.,  dL/db_. = sums of dA^.   (LB6)
 """
 from typing import NamedTuple
 
