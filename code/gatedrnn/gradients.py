@@ -30,12 +30,16 @@ def weight_gradient_contributions(x, h0, weight_ih, weight_hh, dh_last, nonlinea
                          f"{tuple(dh_last.shape)}")
     zeros = weight_hh.new_zeros(weight_hh.shape[0])
     with torch.no_grad():
-        _, _, caches = rnn.rnn_sequence(x, h0, weight_ih, weight_hh, zeros, zeros,
-                                        nonlinearity=nonlinearity)
-        contributions, dh = [], dh_last
+        gates_x = x @ weight_ih.T                              # X_t W_xh for every step at once
+        H, caches = h0, []
+        for t in range(x.shape[0]):                            # (R1), step by step
+            H, cache = rnn.step_forward(gates_x[t], H, weight_hh, zeros, nonlinearity)
+            caches.append(cache)
+        contributions, dH = [], dh_last
         for cache in reversed(caches):
-            d_pre, dh, _ = rnn.step_backward(dh, cache)        # (B2), then (B1)
-            contributions.append(cache.h_prev.T @ d_pre)       # H_{t-1}^T dL/dA_t
+            backward = rnn.step_backward(dH, cache)
+            dA, dH = backward[0], backward[1]                  # (B2), then (B1)
+            contributions.append(cache.h_prev.T @ dA)          # H_{t-1}^T dL/dA_t, a term of (B3)
     return torch.stack(contributions)
 
 
