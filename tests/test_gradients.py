@@ -2,7 +2,8 @@ import pytest
 import torch
 
 from gatedrnn import gradients
-from gatedrnn.diagnostics import rnn_gradient_norms, scaled_orthogonal
+from gatedrnn.diagnostics import rnn_gradient_norms
+from gatedrnn.init import scaled_orthogonal
 
 
 def _setup(nonlinearity, seed=0, T=7, n=3, d=2, h=5):
