@@ -3,8 +3,8 @@
 1. No live widgets on the static site. In a running notebook the tqdm.auto progress bars and the
    ipywidgets explorers are live widgets; on a static page they would need the widget manager's
    JavaScript from a CDN (so offline they vanish, and online they are frozen). This post-transform
-   removes every output whose richest form is a widget view, before myst-nb picks a mime type; with
-   `nb_ipywidgets_js: {}` the pages load no widget script at all. An explorer therefore shows its
+   removes every output whose richest form is a widget view, before myst-nb picks a mime type, and
+   the saved widget state; with `nb_ipywidgets_js: {}` the pages load no widget script at all. An explorer therefore shows its
    default figure on the site only if the notebook draws it as an ordinary output too.
 2. Author-year labels in the bibliography ("Hochreiter and Schmidhuber, 1997"), matching the
    author-year citations in the text, instead of pybtex's alpha labels ("[HS97]").
@@ -32,6 +32,12 @@ class RemoveWidgetViews(SphinxPostTransform):
                 continue
             if any(child.get("mime_type") == WIDGET_VIEW for child in bundle.children):
                 bundle.parent.remove(bundle)
+
+
+def drop_widget_state(app, pagename, *args):
+    """Leave out the saved widget state (inert without the widget scripts, and large)."""
+    metadata = getattr(app.env, "nb_metadata", {}).get(pagename, {})
+    metadata.get("js_files", {}).pop("ipywidgets_state", None)
 
 
 def _surname(person):
@@ -74,4 +80,5 @@ register_plugin("pybtex.style.formatting", "authoryear", AuthorYearStyle)
 
 def setup(app):
     app.add_post_transform(RemoveWidgetViews)
+    app.connect("html-page-context", drop_widget_state, priority=400)  # before myst-nb's (500)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
