@@ -1,6 +1,7 @@
 """The website: it builds with warnings as errors, needs no network, numbers and describes its
 figures, and every page's math renders in a real browser (one build per test run, shared by the
 tests of this module; the browser machinery is in test_browser.py)."""
+import html
 import os
 import re
 import subprocess
@@ -80,6 +81,23 @@ def test_every_figure_is_numbered_with_a_caption_and_alt_text(site):
             if 'class="caption-number"' not in text[opened:closed]:
                 missing.append(f"{page.name}: a figure without a numbered caption ({tag[:100]})")
     assert not missing, "\n".join(missing)
+
+
+@pytest.mark.notebook
+def test_cells_that_display_package_source_show_only_the_source(site):
+    # `show_source(gru.step_forward)` in a cell tagged remove-input: the reader sees the package's
+    # code, not the one-line call that fetched it.
+    shown = []
+    for page, text in _pages(site).items():
+        for start in (m.start() for m in re.finditer(r'<div class="cell_input\b', text)):
+            end = text.find('<div class="cell_output', start)
+            source = html.unescape(re.sub(r"<[^>]+>", "", text[start:end if end != -1 else start + 3000]))
+            lines = [line.strip() for line in source.splitlines() if line.strip()]
+            # the short cells whose job is to display package code (longer cells may use
+            # inspect for something else, and stay visible)
+            if len(lines) <= 3 and any("show_source(" in l or "getsource(" in l for l in lines):
+                shown.append(f"{page.name}: visible input {' '.join(lines)[:100]!r}")
+    assert not shown, "tag these cells remove-input:\n" + "\n".join(shown)
 
 
 @pytest.mark.notebook
