@@ -73,8 +73,9 @@ def mathjax_problems(dom, static_html):
     sources = static_html.split(MATH_ELEMENT)[1:]
     if not dom.strip():
         return ["the browser returned no page"]
-    if sources and "mjx-container" not in dom:
-        return [f"MathJax typeset none of the {len(sources)} formulas (did it load?)"]
+    typeset = dom.count("<mjx-container")
+    if typeset < len(sources):  # MathJax did not load, or ran out of the browser's time budget
+        return [f"MathJax typeset {typeset} of the page's {len(sources)} formulas"]
     problems = []
     for k, chunk in enumerate(dom.split(MATH_ELEMENT)):
         # an error shows twice (visible and assistive MathML): report each message once per formula
