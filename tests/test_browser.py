@@ -139,3 +139,11 @@ def test_check_passes_a_tag_column_inside_aligned(tmp_path):
     dom = dump_dom(chromium, page)
     assert dom.count("<mjx-container") == 2, "MathJax did not typeset both formulas"
     assert mathjax_problems(dom, page.read_text()) == []
+
+
+def test_check_reports_math_that_was_never_typeset(tmp_path):
+    chromium = require_chromium()
+    page = tmp_path / "no-mathjax.html"  # as if MathJax failed to load
+    page.write_text(f"<html><body><div {MATH_ELEMENT}>\\[x_t\\]</div></body></html>")
+    problems = check_pages(chromium, [page])
+    assert problems == ["no-mathjax.html: MathJax typeset 0 of the page's 1 formulas"]
