@@ -70,7 +70,8 @@ def test_every_figure_is_numbered_with_a_caption_and_alt_text(site):
                 continue  # theme logos and icons (an explorer's default view is a data: image)
             alt = re.search(r'alt="([^"]*)"', tag)
             alt = alt.group(1).strip() if alt else ""
-            if not alt or re.fullmatch(r"(?:.*/)?[0-9a-f]{64}\.\w+", alt):  # the default: its file name
+            # myst-nb's default alt text is the image's file name, a hash
+            if not alt or re.fullmatch(r"(?:.*/)?[0-9a-f]{64}\.\w+", alt):
                 missing.append(f"{page.name}: an image without alt text ({tag[:100]})")
             opened = text.rfind("<figure", 0, image.start())
             if opened < text.rfind("</figure>", 0, image.start()) or opened == -1:
@@ -91,7 +92,8 @@ def test_cells_that_display_package_source_show_only_the_source(site):
     for page, text in _pages(site).items():
         for start in (m.start() for m in re.finditer(r'<div class="cell_input\b', text)):
             end = text.find('<div class="cell_output', start)
-            source = html.unescape(re.sub(r"<[^>]+>", "", text[start:end if end != -1 else start + 3000]))
+            cell = text[start:end if end != -1 else start + 3000]
+            source = html.unescape(re.sub(r"<[^>]+>", "", cell))
             lines = [line.strip() for line in source.splitlines() if line.strip()]
             # the short cells whose job is to display package code (longer cells may use
             # inspect for something else, and stay visible)

@@ -41,7 +41,7 @@ def require_chromium():
     if chromium is None:
         message = ("NO BROWSER CHECK: Chromium is not installed, so the website's math was not "
                    "rendered and MathJax errors were not looked for. Install it with: " + INSTALL)
-        warnings.warn(message)  # listed in pytest's warnings summary even without -rs
+        warnings.warn(message, stacklevel=2)  # in pytest's warnings summary even without -rs
         pytest.skip(message)
     return chromium
 
@@ -95,7 +95,8 @@ def site_pages(html_dir):
 def check_pages(chromium, pages, root=None):
     """'page: problem' for every MathJax problem on any of the pages (two browsers at a time)."""
     def check(page):
-        problems = mathjax_problems(dump_dom(chromium, page), Path(page).read_text(errors="replace"))
+        static_html = Path(page).read_text(errors="replace")
+        problems = mathjax_problems(dump_dom(chromium, page), static_html)
         name = Path(page).relative_to(root) if root else Path(page).name
         return [f"{name}: {problem}" for problem in problems]
 

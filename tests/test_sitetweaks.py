@@ -29,7 +29,8 @@ def test_labels_are_author_year_with_letters_where_they_collide():
 
 
 def test_an_explorer_shows_what_its_output_area_held():
-    image = {"output_type": "display_data", "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}}
+    image = {"output_type": "display_data",
+             "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}}
     state = {
         "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_slider",
                                                                   "IPY_MODEL_out"]}},

@@ -3,9 +3,11 @@
 1. No live widgets on the static site. In a running notebook the tqdm.auto progress bars and the
    ipywidgets explorers are live widgets; on a static page they would need the widget manager's
    JavaScript from a CDN (so offline they vanish, and online they are frozen). This post-transform
-   removes every output whose richest form is a widget view, before myst-nb picks a mime type, and
-   the saved widget state; with `nb_ipywidgets_js: {}` the pages load no widget script at all. An explorer therefore shows its
-   default figure on the site only if the notebook draws it as an ordinary output too.
+   replaces every output whose richest form is a widget view, before myst-nb picks a mime type, by
+   what the widget's Output areas held when the notebook was executed (an explorer's default
+   figure, as a plain image); a widget without an Output area (a progress bar, a bare slider)
+   leaves nothing. The saved widget state is then left off the page, and with
+   `nb_ipywidgets_js: {}` the pages load no widget script at all.
 2. Author-year labels in the bibliography ("Hochreiter and Schmidhuber, 1997"), matching the
    author-year citations in the text, instead of pybtex's alpha labels ("[HS97]").
 """
