@@ -31,7 +31,9 @@ def site(tmp_path_factory):
 
 
 def _pages(site):
-    return {page: page.read_text(errors="replace") for page in site_pages(site.html)}
+    pages = {page: page.read_text(errors="replace") for page in site_pages(site.html)}
+    assert len(pages) >= len(_toc_files()), f"only {len(pages)} pages built under {site.html}"
+    return pages
 
 
 @pytest.mark.notebook
