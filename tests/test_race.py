@@ -127,3 +127,10 @@ def test_logistic_regression_reference_separates_separable_classes():
     y = (x[:, 0, 0] > 0).long()
     accuracy = race.logistic_regression_accuracy((x[:150], y[:150]), (x[150:], y[150:]))
     assert accuracy > 0.9
+
+
+def test_spread_reports_median_and_range():
+    assert race.spread([0.3, 0.1, 0.2]) == "0.20 [0.10-0.30]"
+    assert race.spread([1, 2, 3, 10], "{:.1f}") == "2.5 [1.0-10.0]"
+    with pytest.raises(ValueError):
+        race.spread([])

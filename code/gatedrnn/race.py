@@ -265,14 +265,15 @@ def _targets_with_contexts(pairs, order):
             yield tuple(history[len(history) - (order - 1):]) if order > 1 else (), target
 
 
-def ngram_bits_per_character(train_pairs, valid_pairs, order, *, strength=1.0):
+def ngram_bits_per_character(train_pairs, valid_pairs, order, *, strength="witten-bell"):
     """Bits per character of a counted n-gram model: no training, only counting.
 
-    p_n(c | last n-1 tokens) = (N(context, c) + strength * p_{n-1}(c | last n-2 tokens))
-                               / (N(context) + strength),
-    down to p_0 uniform over the targets seen in training (a Dirichlet-smoothed,
-    interpolated model: a context seen often trusts its own counts, a rare one its shorter
-    context). Scored like `compare.bits_per_character` on valid_pairs (EOS included, padding
+    p_n(c | last n-1 tokens) = (N(context, c) + w * p_{n-1}(c | last n-2 tokens))
+                               / (N(context) + w),
+    down to p_0 uniform over the targets seen in training: an interpolated model in which a
+    context seen often trusts its own counts and a rare one its shorter context. The weight w
+    is the number of distinct characters seen after the context (strength="witten-bell",
+    Witten-Bell smoothing) or a fixed positive number `strength`. Scored like `compare.bits_per_character` on valid_pairs (EOS included, padding
     skipped); order 1 is the letter-frequency model.
     """
     if not isinstance(order, numbers.Integral) or order < 1:
@@ -328,12 +329,13 @@ def build_language_model(kind, vocab_size, hidden, *, embedding=16, seed=0, **op
 
 def run_language_model(spec):
     """Train one character language model; spec: kind, seed, hidden, steps, batch, lr, clip,
-    train (pairs), valid (pairs), vocab_size. Returns validation bits per character and the
+    train (pairs), valid (pairs), vocab_size, optional bidirectional. Returns validation bits per character and the
     trained weights (state_dict), so that the caller can sample from it."""
     torch.set_num_threads(1)
     start = time.process_time()
     model = build_language_model(spec["kind"], spec["vocab_size"], spec["hidden"],
-                                 seed=spec["seed"])
+                                 seed=spec["seed"],
+                                 bidirectional=spec.get("bidirectional", False))
     loss_fn = lambda logits, y: F.cross_entropy(  # noqa: E731
         logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=tasks.IGNORE_INDEX)
     train(model, loss_fn, spec["train"], steps=spec["steps"], batch_size=spec["batch"],
@@ -374,3 +376,12 @@ def run_digits(spec):
     return {key: spec[key] for key in spec if key not in ("train", "test")} | {
         "accuracy": accuracy, "parameters": sum(p.numel() for p in model.parameters()),
         "cpu_seconds": time.process_time() - start}
+
+
+def spread(values, fmt="{:.2f}"):
+    """'median [min-max]' of a list of numbers, as text: how a table reports several seeds."""
+    values = sorted(values)
+    if not values:
+        raise ValueError("spread needs at least one value")
+    low, mid, high = values[0], statistics.median(values), values[-1]
+    return f"{fmt.format(mid)} [{fmt.format(low)}-{fmt.format(high)}]"
