@@ -1,32 +1,24 @@
 """Training-step time of gatedrnn's models against their torch.nn twins, printed as ratios.
 
-One training step = forward over the whole sequence, a scalar loss, backward. Each model gets
-the same weights and the same input; the median of several repeats is reported.
+One training step = forward over the whole sequence, a scalar loss, backward, timed by
+`gatedrnn.compare.training_step_time` (the median of several repeats). Each model gets the same
+weights and the same input, and its torch.nn twin is timed in the same run.
 
     python code/benchmark.py            # T=100, batch 64, 32 inputs, 128 units, float32, 2 threads
     python code/benchmark.py --steps 50 --repeats 20
 """
 import argparse
-import statistics
-import time
 
 import torch
 
 import gatedrnn
+from gatedrnn.compare import training_step_time
 
 
-def step_time(model, x, repeats, warmup=3):
-    """Median wall time of forward + backward, in seconds."""
-    times = []
-    for i in range(warmup + repeats):
-        start = time.perf_counter()
-        output, _ = model(x)
-        output.sum().backward()
-        elapsed = time.perf_counter() - start
-        model.zero_grad(set_to_none=True)
-        if i >= warmup:
-            times.append(elapsed)
-    return statistics.median(times)
+def output_sum(model_output, _targets):
+    """The loss: the sum of every output, so every step sends a gradient back."""
+    output, _ = model_output
+    return output.sum()
 
 
 def main(argv=None):
@@ -43,16 +35,15 @@ def main(argv=None):
     x = torch.randn(args.steps, args.batch, args.inputs)
     print(f"T={args.steps}, batch {args.batch}, {args.inputs} inputs, {args.hidden} units, "
           f"float32, {args.threads} threads, median of {args.repeats}")
-    pairs = [("RNN", torch.nn.RNN, gatedrnn.RNN), ("GRU", torch.nn.GRU, gatedrnn.GRU),
-             ("LSTM", torch.nn.LSTM, gatedrnn.LSTM)]
-    for name, torch_class, scratch_class in pairs:
-        reference = torch_class(args.inputs, args.hidden)
-        base = step_time(reference, x, args.repeats)
+    for name in ("RNN", "GRU", "LSTM"):
+        reference = getattr(torch.nn, name)(args.inputs, args.hidden)
+        base = training_step_time(reference, x, None, output_sum, repeats=args.repeats, warmup=3)
         print(f"  torch.nn.{name:<22} {base * 1e3:8.2f} ms   1.00x")
         for bptt in ("manual", "autograd"):
-            model = scratch_class(args.inputs, args.hidden, bptt=bptt)
+            model = getattr(gatedrnn, name)(args.inputs, args.hidden, bptt=bptt)
             model.load_state_dict(reference.state_dict())
-            seconds = step_time(model, x, args.repeats)
+            seconds = training_step_time(model, x, None, output_sum, repeats=args.repeats,
+                                         warmup=3)
             label = f"gatedrnn.{name} ({bptt})"
             print(f"  {label:<31} {seconds * 1e3:8.2f} ms   {seconds / base:4.2f}x")
 

@@ -1,15 +1,23 @@
-"""state_gradients against autograd's gradient with respect to each hidden state; gru_trace
-against the equations and the layer."""
+"""The diagnostics against autograd and the book's equations: state_gradients,
+layer_state_gradients, rnn_gradient_norms, gru_trace, lstm_state_gradients."""
 import pytest
 import torch
 
+import book_equations as book
 import gatedrnn
-from gatedrnn import gru, rnn
-from gatedrnn.diagnostics import gru_trace, state_gradients
+from gatedrnn import bptt, gru, lstm, rnn
+from gatedrnn.diagnostics import (
+    gru_trace,
+    layer_state_gradients,
+    lstm_state_gradients,
+    rnn_gradient_norms,
+    state_gradients,
+)
+from gatedrnn.init import scaled_orthogonal
 
 
-@pytest.mark.parametrize("module, sequence", [(rnn, rnn.rnn_sequence), (gru, gru.gru_sequence)])
-def test_state_gradients_match_autograd(module, sequence):
+@pytest.mark.parametrize("module", [rnn, gru])
+def test_state_gradients_match_autograd(module):
     torch.manual_seed(0)
     steps, n, d, h = 6, 2, 3, 4
     gates = 3 if module is gru else 1
@@ -19,7 +27,7 @@ def test_state_gradients_match_autograd(module, sequence):
                torch.randn(gates * h, h, dtype=torch.float64),
                torch.randn(gates * h, dtype=torch.float64),
                torch.randn(gates * h, dtype=torch.float64)]
-    output, h_last, caches = sequence(x, h0, *weights)
+    output, h_last, caches = bptt.run_sequence(module.step_forward, x, h0, *weights)
     direction = torch.randn(n, h, dtype=torch.float64)
     loss = (h_last * direction).sum()
     states = [cache.h_prev for cache in caches]          # H_0 ... H_{T-1}
@@ -36,26 +44,6 @@ def test_state_gradients_needs_caches():
         state_gradients(rnn.step_backward, [], torch.zeros(1, 1))
 
 
-def _gates_by_hand(x, h0, layer):
-    """R_t, Z_t, H~_t, H_t from (G1)-(G4) (or (G3')) with the book's matrices, time-major x."""
-    h = layer.hidden_size
-    W_xr, W_xz, W_xh = layer.weight_ih_l0.t().split(h, dim=1)
-    W_hr, W_hz, W_hh = layer.weight_hh_l0.t().split(h, dim=1)
-    b_xr, b_xz, b_xh = layer.bias_ih_l0.split(h)
-    b_hr, b_hz, b_hh = layer.bias_hh_l0.split(h)
-    H, rows = h0, []
-    for X in x:
-        R = torch.sigmoid(X @ W_xr + b_xr + H @ W_hr + b_hr)
-        Z = torch.sigmoid(X @ W_xz + b_xz + H @ W_hz + b_hz)
-        if getattr(layer, "reset_after", True):
-            candidate = torch.tanh(X @ W_xh + b_xh + R * (H @ W_hh + b_hh))
-        else:
-            candidate = torch.tanh(X @ W_xh + b_xh + (R * H) @ W_hh + b_hh)
-        H = Z * H + (1 - Z) * candidate
-        rows.append((R, Z, candidate, H))
-    return [torch.stack(column) for column in zip(*rows)]
-
-
 @pytest.mark.parametrize("make", [
     lambda: torch.nn.GRU(3, 4, dtype=torch.float64),
     lambda: gatedrnn.GRU(3, 4, dtype=torch.float64),
@@ -66,7 +54,13 @@ def test_gru_trace_matches_the_equations_and_the_layer(make):
     x = torch.randn(7, 2, 3, dtype=torch.float64)
     h0 = torch.randn(1, 2, 4, dtype=torch.float64)
     trace = gru_trace(layer, x, h0)
-    want = _gates_by_hand(x, h0[0], layer)
+    reset_after = getattr(layer, "reset_after", True)
+    weights = gatedrnn.layer.layer_weights(layer)
+    H, rows = h0[0], []
+    for X in x:
+        rows.append(book.gru_gates(X, H, weights, reset_after))
+        H = rows[-1][-1]
+    want = [torch.stack(column) for column in zip(*rows)]
     for got, expected in zip(trace, want):
         assert got.shape == (7, 2, 4)
         torch.testing.assert_close(got, expected)
@@ -91,7 +85,7 @@ def test_gru_trace_batch_first_and_unbatched():
 def test_gru_trace_rejects_what_it_cannot_trace():
     with pytest.raises(ValueError, match="one layer and one direction"):
         gru_trace(gatedrnn.GRU(2, 3, num_layers=2), torch.zeros(4, 1, 2))
-    with pytest.raises(ValueError, match="3 gate blocks"):
+    with pytest.raises(TypeError, match="3 gate blocks"):
         gru_trace(gatedrnn.RNN(2, 3), torch.zeros(4, 1, 2))
     with pytest.raises(TypeError, match="gatedrnn.GRU or torch.nn.GRU"):
         gru_trace(torch.nn.Linear(2, 3), torch.zeros(4, 1, 2))
@@ -105,47 +99,43 @@ def test_gru_trace_rejects_what_it_cannot_trace():
         gru_trace(gatedrnn.GRU(2, 3), torch.zeros(4, 1, 2), torch.zeros(1, 3))
 
 
-def test_scaled_orthogonal_has_every_singular_value_at_the_asked_norm():
-    generator = torch.Generator().manual_seed(0)
-    matrix = gatedrnn.diagnostics.scaled_orthogonal(6, 1.3, generator=generator)
-    torch.testing.assert_close(torch.linalg.svdvals(matrix), torch.full((6,), 1.3,
-                                                                        dtype=torch.float64))
-    with pytest.raises(ValueError, match="spectral_norm must be >= 0"):
-        gatedrnn.diagnostics.scaled_orthogonal(3, -1.0)
+@pytest.mark.parametrize("spectral_norm", [0.7, 1.3])
+def test_rnn_gradient_norms_are_exact_for_a_linear_network(spectral_norm):
+    """Identity phi and W_hh = s * orthogonal: every step multiplies every gradient row by an
+    s-scaled orthogonal matrix, so ||dL/dH_{T-k}|| = s^k exactly (the (B5) bound, attained)."""
+    weight_hh = scaled_orthogonal(6, spectral_norm, generator=torch.Generator().manual_seed(1))
+    norms = rnn_gradient_norms(weight_hh, "identity", steps=30, batch=4, seed=2)
+    want = spectral_norm ** torch.arange(31, dtype=torch.float64)
+    torch.testing.assert_close(norms, want, rtol=1e-10, atol=0)
 
 
-@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "identity"])
-def test_rnn_gradient_norms_match_autograd(nonlinearity):
-    """Rebuild the measured setting with autograd and compare ||dL/dH_{T-k}|| for every k."""
-    from gatedrnn.diagnostics import rnn_gradient_norms
-    hidden, steps, batch, input_size, scale, seed = 5, 12, 3, 4, 0.5, 7
-    weight_hh = gatedrnn.diagnostics.scaled_orthogonal(
-        hidden, 1.1, generator=torch.Generator().manual_seed(1))
-    got = rnn_gradient_norms(weight_hh, nonlinearity, steps=steps, batch=batch,
-                             input_size=input_size, input_scale=scale, seed=seed)
-    generator = torch.Generator().manual_seed(seed)  # the same draws, in the same order
-    weight_ih = torch.randn(hidden, input_size, generator=generator, dtype=torch.float64)
-    x = torch.randn(steps, batch, input_size, generator=generator, dtype=torch.float64)
-    direction = torch.randn(batch, hidden, generator=generator, dtype=torch.float64)
-    direction /= direction.norm(dim=1, keepdim=True)
-    phi = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda a: a}[nonlinearity]
-    states = [torch.zeros(batch, hidden, dtype=torch.float64, requires_grad=True)]
-    for t in range(steps):
-        states[-1].retain_grad()
-        states.append(phi(x[t] @ (scale * weight_ih).t() + states[-1] @ weight_hh.t()))
-    states[-1].retain_grad()
-    (states[-1] * direction).sum().backward()  # dL/dH_T = direction, a unit vector per row
-    want = torch.stack([states[steps - k].grad.norm(dim=1).mean() for k in range(steps + 1)])
-    torch.testing.assert_close(got, want)
-    assert got[0].item() == pytest.approx(1.0)
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
+def test_rnn_gradient_norms_stay_under_the_bound(nonlinearity):
+    """(B5): with tanh or relu (gamma = 1), ||dL/dH_{T-k}|| <= sigma_max^k; tanh strictly
+    below it, because its derivative is below 1 wherever a unit is away from zero."""
+    weight_hh = scaled_orthogonal(8, 1.2, generator=torch.Generator().manual_seed(3))
+    norms = rnn_gradient_norms(weight_hh, nonlinearity, steps=25, batch=5, seed=4)
+    bound = 1.2 ** torch.arange(26, dtype=torch.float64)
+    assert norms[0].item() == pytest.approx(1.0)
+    assert (norms <= bound * (1 + 1e-12)).all()
+    if nonlinearity == "tanh":
+        assert norms[-1] < 0.5 * bound[-1]
+
+
+def test_rnn_gradient_norms_reads_its_seed():
+    weight_hh = scaled_orthogonal(5, 1.1, generator=torch.Generator().manual_seed(1))
+    first, again = (rnn_gradient_norms(weight_hh, steps=10, seed=0) for _ in range(2))
+    assert torch.equal(first, again)
+    assert not torch.equal(first, rnn_gradient_norms(weight_hh, steps=10, seed=1))
 
 
 def test_rnn_gradient_norms_rejects_bad_input():
-    from gatedrnn.diagnostics import rnn_gradient_norms
     with pytest.raises(ValueError, match="nonlinearity must be one of"):
         rnn_gradient_norms(torch.eye(3), "sigmoid")
-    with pytest.raises(ValueError, match=r"square \(h, h\) tensor, got torch.Size\(\[2, 3\]\)"):
+    with pytest.raises(ValueError, match=r"square \(h, h\) matrix, got shape \(2, 3\)"):
         rnn_gradient_norms(torch.zeros(2, 3))
+    with pytest.raises(TypeError, match="torch.Tensor, got list"):
+        rnn_gradient_norms([[1.0]])
 
 
 @pytest.mark.parametrize("make", [lambda: gatedrnn.RNN(2, 4, dtype=torch.float64),
@@ -153,7 +143,6 @@ def test_rnn_gradient_norms_rejects_bad_input():
                                   lambda: gatedrnn.GRU(2, 4, reset_after=False,
                                                        dtype=torch.float64)])
 def test_layer_state_gradients_match_autograd(make):
-    from gatedrnn.diagnostics import layer_state_gradients
     torch.manual_seed(5)
     layer = make()
     x = torch.randn(6, 3, 2, dtype=torch.float64)
@@ -173,7 +162,6 @@ def test_layer_state_gradients_match_autograd(make):
 
 
 def test_layer_state_gradients_rejects_bad_input():
-    from gatedrnn.diagnostics import layer_state_gradients
     with pytest.raises(TypeError, match="gatedrnn.RNN or gatedrnn.GRU"):
         layer_state_gradients(torch.nn.GRU(2, 3), torch.zeros(4, 1, 2), torch.zeros(1, 3))
     with pytest.raises(ValueError, match="one layer and one direction"):
@@ -181,3 +169,55 @@ def test_layer_state_gradients_rejects_bad_input():
                               torch.zeros(1, 3))
     with pytest.raises(ValueError, match=r"time-major \(T, n, 2\)"):
         layer_state_gradients(gatedrnn.RNN(2, 3), torch.zeros(4, 2), torch.zeros(1, 3))
+
+
+def _run_with_autograd(T=7, n=3, d=2, h=4, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    kw = dict(generator=generator, dtype=torch.float64)
+    x = torch.randn(T, n, d, **kw)
+    weight_ih = torch.randn(4 * h, d, **kw) * 0.8
+    weight_hh = torch.randn(4 * h, h, **kw) * 0.8
+    bias_ih, bias_hh = torch.randn(4 * h, **kw), torch.randn(4 * h, **kw)
+    h0 = torch.randn(n, h, **kw).tanh().requires_grad_(True)
+    c0 = torch.randn(n, h, **kw).requires_grad_(True)
+    gates_x = x @ weight_ih.t() + bias_ih
+    hs, cs, caches = [h0], [c0], []
+    state = (h0, c0)
+    for t in range(T):
+        state, cache = lstm.step_forward(gates_x[t], state, weight_hh, bias_hh)
+        for tensor in state:
+            tensor.retain_grad()
+        hs.append(state[0])
+        cs.append(state[1])
+        caches.append(cache)
+    return hs, cs, caches, generator
+
+
+@pytest.mark.parametrize("with_dc_last", [False, True])
+def test_lstm_state_gradients_match_autograd(with_dc_last):
+    hs, cs, caches, generator = _run_with_autograd()
+    v = torch.randn(hs[-1].shape, generator=generator, dtype=torch.float64)
+    u = torch.randn(hs[-1].shape, generator=generator, dtype=torch.float64)
+    loss = (hs[-1] * v).sum() + ((cs[-1] * u).sum() if with_dc_last else 0)
+    loss.backward()
+    dh_list, dc_list = lstm_state_gradients(caches, v,
+                                            u if with_dc_last else None)
+    T = len(caches)
+    assert len(dh_list) == len(dc_list) == T + 1
+    for k in range(T + 1):
+        t = T - k
+        torch.testing.assert_close(dh_list[k], hs[t].grad, rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(dc_list[k], cs[t].grad, rtol=1e-10, atol=1e-12)
+    # the path through H_{t-1} matters: the carry path alone is not the total derivative
+    _, (_, carry_only), _, _ = lstm.step_backward((dh_list[0], torch.zeros_like(v)), caches[-1])
+    assert (carry_only - cs[T - 1].grad).abs().max() > 1e-3
+
+
+def test_lstm_state_gradients_rejects_empty_and_foreign_caches():
+    with pytest.raises(ValueError, match="empty"):
+        lstm_state_gradients([], torch.zeros(1, 2))
+    x = torch.randn(3, 1, 2)
+    _, _, caches = bptt.run_sequence(gru.step_forward, x, torch.zeros(1, 2), torch.randn(6, 2),
+                                     torch.randn(6, 2), torch.zeros(6), torch.zeros(6))
+    with pytest.raises(TypeError, match="caches of an LSTM step.*got GRUCache"):
+        lstm_state_gradients(caches, torch.zeros(1, 2))

@@ -7,7 +7,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _notebooks():
-    listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True, text=True)
+    listed = subprocess.run(["git", "ls-files", "*.ipynb"], cwd=ROOT, capture_output=True,
+                            text=True)
     if listed.returncode == 0 and listed.stdout.strip():
         return [ROOT / line for line in listed.stdout.split()]
     return sorted((ROOT / "book").rglob("*.ipynb"))

@@ -6,8 +6,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gatedrnn.student import (SOLUTION_END, SOLUTION_START, student_notebook, stub_code,
-                              write_student_copies)
+from gatedrnn.student import (
+    SOLUTION_END,
+    SOLUTION_START,
+    stub_code,
+    student_notebook,
+    write_student_copies,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -125,7 +130,8 @@ def test_unbalanced_solution_markers_are_reported(cells, fragment):
 
 
 def test_command_line(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "gatedrnn.student", str(BOOK), str(tmp_path / "out")],
+    result = subprocess.run([sys.executable, "-m", "gatedrnn.student", str(BOOK),
+                             str(tmp_path / "out")],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "gru_quickstart.ipynb: 2 solution(s) removed" in result.stdout

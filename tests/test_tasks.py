@@ -18,7 +18,8 @@ def test_adding_problem_layout():
 
 
 def test_adding_problem_is_seeded():
-    a, b, c = adding_problem(10, 8, seed=1), adding_problem(10, 8, seed=1), adding_problem(10, 8, seed=2)
+    a, b = adding_problem(10, 8, seed=1), adding_problem(10, 8, seed=1)
+    c = adding_problem(10, 8, seed=2)
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
     assert not torch.equal(a[0], c[0])
 
@@ -27,7 +28,6 @@ def test_adding_baseline_is_the_error_of_answering_one():
     _, targets = adding_problem(200_000, 10, seed=0, dtype=torch.float64)
     mse_of_one = float(((targets - 1.0) ** 2).mean())
     assert abs(mse_of_one - ADDING_BASELINE_MSE) < 0.003
-    assert abs(ADDING_BASELINE_MSE - 1 / 6) < 1e-12
 
 
 def test_copying_task_layout():

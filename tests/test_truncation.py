@@ -6,8 +6,7 @@ import pytest
 import torch
 
 import gatedrnn
-from gatedrnn.truncation import (TruncatedBPTT, run_truncated, scale_gradient,
-                                 truncation_factors)
+from gatedrnn.truncation import TruncatedBPTT, run_truncated, scale_gradient, truncation_factors
 
 
 def _layer(seed=0, cls=gatedrnn.RNN):
@@ -110,9 +109,22 @@ def test_truncated_module_trains_like_a_layer_and_evaluates_as_one():
     assert wrapped.hidden_size == 3 and wrapped.input_size == 2
 
 
+def test_truncated_module_truncates_the_gradient_in_training_mode():
+    """every=3 over 7 steps: a loss on the last step sends no gradient to the inputs of steps
+    1..6 (cuts after steps 3 and 6), in training mode; in eval mode it reaches all of them."""
+    wrapped = TruncatedBPTT(_layer(3), every=3)
+    x = torch.randn(2, 7, 2, dtype=torch.float64, requires_grad=True)
+    for training, reached in ((True, [6]), (False, list(range(7)))):
+        wrapped.train(training)
+        (grad,) = torch.autograd.grad(wrapped(x)[0][:, -1].sum(), x)
+        assert [t for t in range(7) if grad[:, t].abs().sum() > 0] == reached
+
+
 @pytest.mark.parametrize("call, error, fragment", [
-    (lambda: truncation_factors(0), ValueError, "steps must be a positive int"),
-    (lambda: truncation_factors(5, every=0), ValueError, "every must be a positive int"),
+    (lambda: truncation_factors(0), ValueError, "steps must be >= 1, got 0"),
+    (lambda: truncation_factors(True), TypeError, "steps must be an int, got bool"),
+    (lambda: truncation_factors(5, every=0), ValueError, "every must be >= 1"),
+    (lambda: truncation_factors(5, every=2.0), TypeError, "every must be an int"),
     (lambda: truncation_factors(5, cut_probability=1.0), ValueError, r"in \(0, 1\)"),
     (lambda: truncation_factors(5, every=2, cut_probability=0.5), ValueError, "not both"),
     (lambda: run_truncated(_layer(), torch.zeros(1, 4, 2, dtype=torch.float64), [1.0] * 3),

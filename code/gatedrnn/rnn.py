@@ -2,85 +2,68 @@ r"""The plain (Elman) recurrent network, written out.
 
 Row-vector notation of the book (see the notation page)::
 
-    H_t = phi(X_t W_xh + b_xh + H_{t-1} W_hh + b_hh)                      (R1)
+    A_t = X_t W_xh + b_xh + H_{t-1} W_hh + b_hh,    H_t = phi(A_t)                 (R1)
 
 with phi = tanh (default) or relu; the step functions also take phi = identity (a linear
-network, for studying gradients; torch.nn.RNN has no such option). torch.nn.RNN stores W_xh^T as ``weight_ih_l0`` (h, d) and
-W_hh^T as ``weight_hh_l0`` (h, h), with biases ``bias_ih_l0`` = b_xh and ``bias_hh_l0`` = b_hh.
+network, for studying gradients; torch.nn.RNN has no such option). Backward, for the total
+derivative dL/dH_t that reaches step t (the rnn_bptt chapter)::
+
+    dL/dA_t     = dL/dH_t * phi'(A_t)        (tanh' = 1 - H_t * H_t)               (B2)
+    dL/dH_{t-1} = dL/dA_t W_hh^T             (step t-1 adds its direct part: (B1))
+    dL/dW_hh   += H_{t-1}^T dL/dA_t,  dL/db_hh += column sums of dL/dA_t            (B3)
+
+torch.nn.RNN stores W_xh^T as ``weight_ih_l0`` (h, d) and W_hh^T as ``weight_hh_l0`` (h, h),
+with biases ``bias_ih_l0`` = b_xh and ``bias_hh_l0`` = b_hh.
 """
+from functools import partial
 from typing import NamedTuple
 
 import torch
 
-from ._recurrent import (RecurrentLayer, backward_through_time, input_gradients,
-                         outer_sum_h_prev, run_sequence)
+from . import _checks
+from .layer import RecurrentLayer
 
-NONLINEARITIES = ("tanh", "relu")                # what torch.nn.RNN, and so RNN, accepts
-STEP_NONLINEARITIES = NONLINEARITIES + ("identity",)
+PHI = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda a: a}
+# phi'(A_t), written with H_t = phi(A_t), which the step keeps:
+PHI_PRIME = {"tanh": lambda h: 1 - h * h, "relu": lambda h: (h > 0).to(h.dtype),
+             "identity": torch.ones_like}
 
 
 class RNNCache(NamedTuple):
     """What one forward step keeps for its backward step."""
     h_prev: torch.Tensor      # H_{t-1}
-    h_next: torch.Tensor      # H_t = phi(pre-activation)
-    weight_hh: torch.Tensor
+    h_next: torch.Tensor      # H_t = phi(A_t)
+    weight_hh: torch.Tensor   # W_hh^T, torch's layout
     nonlinearity: str
 
 
-def step_forward(gates_x, h_prev, weight_hh, bias_hh, nonlinearity="tanh"):
+def step_forward(gates_x, H_prev, weight_hh, bias_hh, nonlinearity="tanh"):
     """One step of (R1).
 
-    gates_x:   (n, h) X_t W_xh + b_xh, computed for all steps before the loop
-    h_prev:    (n, h) H_{t-1}
-    weight_hh: (h, h) W_hh^T and bias_hh: (h,), in torch.nn.RNN's layout
-    Returns (h_next, cache).
+    gates_x:   (n, h) X_t W_xh + b_xh, formed for all steps before the loop
+    H_prev:    (n, h) H_{t-1}
+    weight_hh: (h, h) W_hh^T and bias_hh: (h,) b_hh, in torch.nn.RNN's layout
+    Returns (H_t, cache).
     """
-    pre_activation = gates_x + torch.addmm(bias_hh, h_prev, weight_hh.t())
-    if nonlinearity == "tanh":
-        h_next = torch.tanh(pre_activation)
-    elif nonlinearity == "relu":
-        h_next = torch.relu(pre_activation)
-    elif nonlinearity == "identity":
-        h_next = pre_activation
-    else:
-        raise ValueError(f"nonlinearity must be one of {STEP_NONLINEARITIES}, got {nonlinearity!r}")
-    return h_next, RNNCache(h_prev, h_next, weight_hh, nonlinearity)
+    A = gates_x + H_prev @ weight_hh.T + bias_hh
+    H = PHI[nonlinearity](A)                                                    # (R1)
+    return H, RNNCache(H_prev, H, weight_hh, nonlinearity)
 
 
-def step_backward(dh_next, cache):
+def step_backward(dH, cache):
     """Backward through one step of (R1).
 
-    dh_next: (n, h) dL/dH_t, the total derivative (output at t plus step t+1).
-    Returns (dgates_x, dh_prev, dgates_h). Both shares of the pre-activation get the same
-    gradient, dL/d(pre-activation) = dL/dH_t * phi'(pre-activation), and
-    dL/dH_{t-1} = that times W_hh^T: the factor diag(phi') W_hh^T of every step of BPTT.
+    dH: (n, h) dL/dH_t, the total derivative (the output at t plus step t+1), (B1).
+    Returns (dgates_x, dh_prev, dweight_hh, dbias_hh): dL/dA_t, which is also the gradient of
+    the input's share X_t W_xh + b_xh; dL/dH_{t-1} through this step; and this step's share of
+    the gradients of W_hh^T and b_hh. dL/dH_{t-1} = dL/dA_t W_hh^T: the factor
+    diag(phi') W_hh^T of every step of BPTT.
     """
-    h_prev, h_next, weight_hh, nonlinearity = cache
-    if nonlinearity == "tanh":
-        d_pre = dh_next * (1 - h_next * h_next)    # tanh' = 1 - tanh^2
-    elif nonlinearity == "relu":
-        d_pre = dh_next * (h_next > 0)              # relu' = 1 where the unit is on
-    else:
-        d_pre = dh_next                             # identity' = 1
-    dh_prev = d_pre @ weight_hh
-    return d_pre, dh_prev, d_pre
-
-
-def rnn_sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity="tanh"):
-    """Run (R1) over x (T, n, d) from h0 (n, h): (output, H_T, caches)."""
-    return run_sequence(step_forward, x, h0, weight_ih, weight_hh, bias_ih, bias_hh,
-                        nonlinearity=nonlinearity)
-
-
-def rnn_sequence_backward(doutput, dh_last, x, output, caches, weight_ih, need_dx=True):
-    """Backpropagation through time for `rnn_sequence`.
-
-    Returns (dx, dh0, dweight_ih, dweight_hh, dbias_ih, dbias_hh).
-    """
-    dgates_x, dgates_h, dh0 = backward_through_time(step_backward, doutput, dh_last, caches)
-    dx, dweight_ih, dbias_ih = input_gradients(dgates_x, x, weight_ih, need_dx)
-    dweight_hh = outer_sum_h_prev(dgates_h, caches[0].h_prev, output)
-    return dx, dh0, dweight_ih, dweight_hh, dbias_ih, dgates_h.sum(dim=(0, 1))
+    H_prev, H, weight_hh, nonlinearity = cache
+    dA = dH * PHI_PRIME[nonlinearity](H)                                        # (B2)
+    dH_prev = dA @ weight_hh                                                    # (B1)
+    dweight_hh, dbias_hh = dA.T @ H_prev, dA.sum(dim=0)                         # (B3)
+    return dA, dH_prev, dweight_hh, dbias_hh
 
 
 class RNN(RecurrentLayer):
@@ -88,18 +71,18 @@ class RNN(RecurrentLayer):
 
     Same constructor arguments (in the same positions), parameter names and shapes, input
     and output shapes as torch.nn.RNN. Extra keyword argument ``bptt``: "autograd" (default)
-    or "manual" (the hand-derived `rnn_sequence_backward`), as for `gatedrnn.GRU`.
+    lets torch's autograd differentiate the forward loop; "manual" runs `step_backward`
+    through time (`gatedrnn.bptt`).
     """
 
-    sequence = staticmethod(rnn_sequence)
-    sequence_backward = staticmethod(rnn_sequence_backward)
     gate_count = 1
+    step_forward = staticmethod(step_forward)
+    step_backward = staticmethod(step_backward)
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, *, bptt="autograd",
                  device=None, dtype=None):
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"nonlinearity must be one of {NONLINEARITIES}, got {nonlinearity!r}")
+        _checks.check_choice("nonlinearity", nonlinearity, _checks.NONLINEARITIES)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, bptt=bptt, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
@@ -108,5 +91,20 @@ class RNN(RecurrentLayer):
         text = super().extra_repr()
         return text if self.nonlinearity == "tanh" else text + ", nonlinearity='relu'"
 
-    def cell_options(self):
-        return {"nonlinearity": self.nonlinearity}
+    def cell(self):
+        return partial(step_forward, nonlinearity=self.nonlinearity), step_backward
+
+
+# TEMPORARY aliases for notebooks (integrator removes)
+NONLINEARITIES, STEP_NONLINEARITIES = _checks.NONLINEARITIES, _checks.STEP_NONLINEARITIES
+
+
+def rnn_sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity="tanh"):
+    from .bptt import run_sequence
+    return run_sequence(partial(step_forward, nonlinearity=nonlinearity), x, h0, weight_ih,
+                        weight_hh, bias_ih, bias_hh)
+
+
+def rnn_sequence_backward(doutput, dh_last, x, output, caches, weight_ih, need_dx=True):
+    from .bptt import sequence_backward
+    return sequence_backward(step_backward, doutput, dh_last, x, caches, weight_ih, need_dx)

@@ -120,7 +120,8 @@ def write_student_copies(source_dir, out_dir):
     if not source_dir.is_dir():
         raise ValueError(f"SOURCE_DIR must be a folder, got {str(source_dir)!r}")
     if out_dir.resolve() == source_dir.resolve():
-        raise ValueError("OUT_DIR must differ from SOURCE_DIR: the copies would overwrite the solutions")
+        raise ValueError("OUT_DIR must differ from SOURCE_DIR: the copies would overwrite the "
+                         "solutions")
     report = []
     for path in sorted(source_dir.rglob("*.ipynb")):
         relative = path.relative_to(source_dir)

@@ -3,19 +3,10 @@
 Both return batch-first tensors, (num_sequences, length, ...), so that rows are examples.
 """
 import math
-import numbers
 
 import torch
 
-from ._recurrent import _check_size as _check_count
-
-
-def _generator(seed):
-    if isinstance(seed, torch.Generator):
-        return seed
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"seed must be an int or a torch.Generator, got {type(seed).__name__}")
-    return torch.Generator().manual_seed(int(seed))
+from ._checks import check_int, generator_from
 
 
 def adding_problem(num_sequences, seq_len, *, seed=0, dtype=torch.float32):
@@ -27,9 +18,9 @@ def adding_problem(num_sequences, seq_len, *, seed=0, dtype=torch.float32):
 
     Returns inputs (num_sequences, seq_len, 2) and targets (num_sequences, 1).
     """
-    num_sequences = _check_count("num_sequences", num_sequences, 1)
-    seq_len = _check_count("seq_len", seq_len, 2)  # one marker in each half needs two steps
-    generator = _generator(seed)
+    num_sequences = check_int("num_sequences", num_sequences, 1)
+    seq_len = check_int("seq_len", seq_len, 2)  # one marker in each half needs two steps
+    generator = generator_from(seed)
     values = torch.rand(num_sequences, seq_len, generator=generator, dtype=torch.float64)
     half = seq_len // 2
     first = torch.randint(0, half, (num_sequences,), generator=generator)
@@ -43,7 +34,8 @@ def adding_problem(num_sequences, seq_len, *, seed=0, dtype=torch.float32):
     return inputs.to(dtype), targets.to(dtype)
 
 
-# Var(U1 + U2) for two independent U[0, 1] values: 2 * 1/12. The error of always answering 1.
+# Var(U1 + U2) for two independent U[0, 1] values: 2 * 1/12. The error of always answering 1
+# (tests/test_tasks.py measures it on generated data).
 ADDING_BASELINE_MSE = 1.0 / 6.0
 
 BLANK = 0  # the copying task's blank token; the delimiter is num_symbols + 1
@@ -57,15 +49,16 @@ def copying_task(num_sequences, delay, *, num_symbols=8, copy_length=10, seed=0)
     `copy_length` blanks (length delay + 2 * copy_length). The target is delay + copy_length
     blanks followed by the symbols: the network must hold them for `delay` steps.
 
-    Returns token ids inputs and targets, both int64 of shape (num_sequences, delay + 2 * copy_length).
+    Returns token ids inputs and targets, both int64 of shape
+    (num_sequences, delay + 2 * copy_length).
     A network that outputs blank until the delimiter and then guesses uniformly scores
     cross-entropy `copying_baseline(delay)` per step.
     """
-    num_sequences = _check_count("num_sequences", num_sequences, 1)
-    delay = _check_count("delay", delay, 1)
-    num_symbols = _check_count("num_symbols", num_symbols, 1)
-    copy_length = _check_count("copy_length", copy_length, 1)
-    generator = _generator(seed)
+    num_sequences = check_int("num_sequences", num_sequences, 1)
+    delay = check_int("delay", delay, 1)
+    num_symbols = check_int("num_symbols", num_symbols, 1)
+    copy_length = check_int("copy_length", copy_length, 1)
+    generator = generator_from(seed)
     delimiter = num_symbols + 1
     length = delay + 2 * copy_length
     symbols = torch.randint(1, num_symbols + 1, (num_sequences, copy_length), generator=generator)
@@ -78,8 +71,9 @@ def copying_task(num_sequences, delay, *, num_symbols=8, copy_length=10, seed=0)
 
 
 def copying_baseline(delay, *, num_symbols=8, copy_length=10):
-    """Memoryless cross-entropy per step: copy_length * ln(num_symbols) / (delay + 2 copy_length)."""
-    delay = _check_count("delay", delay, 1)
+    """Memoryless cross-entropy per step:
+    copy_length * ln(num_symbols) / (delay + 2 copy_length)."""
+    delay = check_int("delay", delay, 1)
     return copy_length * math.log(num_symbols) / (delay + 2 * copy_length)
 
 
@@ -96,10 +90,10 @@ def delayed_echo(num_sequences, seq_len, delay, *, seed=0, dtype=torch.float32):
 
     Returns inputs (num_sequences, seq_len, 1) and int64 targets (num_sequences, seq_len).
     """
-    num_sequences = _check_count("num_sequences", num_sequences, 1)
-    delay = _check_count("delay", delay, 1)
-    seq_len = _check_count("seq_len", seq_len, delay + 1)
-    generator = _generator(seed)
+    num_sequences = check_int("num_sequences", num_sequences, 1)
+    delay = check_int("delay", delay, 1)
+    seq_len = check_int("seq_len", seq_len, delay + 1)
+    generator = generator_from(seed)
     bits = torch.randint(0, 2, (num_sequences, seq_len), generator=generator)
     targets = torch.full((num_sequences, seq_len), IGNORE_INDEX, dtype=torch.long)
     targets[:, delay:] = bits[:, :-delay]

@@ -1,11 +1,12 @@
 """One small, model-agnostic training loop that every chapter trains through."""
 import math
-import numbers
 import time
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
+
+from . import _checks
 
 
 def global_grad_norm(parameters):
@@ -22,8 +23,7 @@ def clip_global_norm(parameters, max_norm):
     If ||g|| >= max_norm, rescale g <- max_norm * g / ||g||, so the step keeps its direction.
     Returns the norm before clipping (what to log).
     """
-    if not isinstance(max_norm, numbers.Real) or max_norm <= 0:
-        raise ValueError(f"max_norm must be a positive number, got {max_norm!r}")
+    _checks.check_number("max_norm", max_norm, low=0, low_open=True)
     parameters = [p for p in parameters if p.grad is not None]
     norm = global_grad_norm(parameters)
     if norm >= max_norm:
@@ -37,30 +37,20 @@ def clip_global_norm(parameters, max_norm):
 class History:
     """What a run recorded: the training loss and gradient norm (before clipping) at every
     step, and the held-out loss (and metric, if one was given) at every evaluation."""
-    step: list = field(default_factory=list)
-    loss: list = field(default_factory=list)
-    grad_norm: list = field(default_factory=list)
-    eval_step: list = field(default_factory=list)
-    eval_loss: list = field(default_factory=list)
-    eval_metric: list = field(default_factory=list)
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    eval_step: list[int] = field(default_factory=list)
+    eval_loss: list[float] = field(default_factory=list)
+    eval_metric: list[float | None] = field(default_factory=list)
     seconds: float = 0.0
-    solved_step: int = None  # first evaluation step at which stop_when said "solved", or None
-
-
-def _check_data(name, data):
-    if (not isinstance(data, (tuple, list)) or len(data) != 2
-            or not all(isinstance(t, torch.Tensor) for t in data)):
-        raise TypeError(f"{name} must be a pair of tensors (inputs, targets), got {type(data).__name__}")
-    if data[0].shape[0] != data[1].shape[0]:
-        raise ValueError(f"{name}: inputs and targets must have as many rows, got "
-                         f"{data[0].shape[0]} and {data[1].shape[0]}")
-    return data
+    solved_step: int | None = None  # first evaluation at which stop_when said "solved"
 
 
 @torch.no_grad()
 def evaluate(model, loss_fn, data, *, metric_fn=None, batch_size=1024):
     """Mean loss (and metric) of `model` over all of `data`, in eval mode."""
-    inputs, targets = _check_data("data", data)
+    inputs, targets = _checks.check_data("data", data)
     was_training = model.training
     model.eval()
     total_loss, total_metric = 0.0, 0.0
@@ -91,16 +81,12 @@ def train(model, loss_fn, train_data, *, steps, batch_size=64, lr=1e-3, optimize
     recorded as `history.solved_step` ("steps to solve"). A run that never satisfies it keeps
     solved_step None and trains all `steps`.
     """
-    steps = int(steps)
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    inputs, targets = _check_data("train_data", train_data)
+    _checks.check_int("steps", steps)
+    inputs, targets = _checks.check_data("train_data", train_data)
     if eval_data is not None:
-        _check_data("eval_data", eval_data)
+        _checks.check_data("eval_data", eval_data)
         eval_every = eval_every or max(1, steps // 10)
-    if stop_when is not None and (eval_data is None or not callable(stop_when)):
-        raise ValueError("stop_when must be a callable (eval_loss, eval_metric) -> bool, "
-                         "and it needs eval_data to judge")
+    _checks.check_stop_when(stop_when, eval_data)
     torch.manual_seed(seed)  # dropout and anything else drawing from torch's global generator
     generator = torch.Generator().manual_seed(seed)
     parameters = [p for p in model.parameters() if p.requires_grad]

@@ -13,12 +13,10 @@ step t to step t + 1:
   Each factor has expectation 1 and they are independent, so the expected gradient is the
   full BPTT gradient: no bias, at the price of variance.
 """
-import numbers
-
 import torch
 from torch import nn
 
-from .tasks import _generator
+from . import _checks
 
 
 def scale_gradient(state, factor):
@@ -46,19 +44,12 @@ def truncation_factors(steps, *, every=None, cut_probability=None, generator=Non
     or a torch.Generator). Neither: full BPTT, all ones. The factor after the last step never
     matters inside one sequence; it is drawn anyway, so that streams of sequences line up.
     """
-    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"steps must be a positive int, got {steps!r}")
-    if every is not None and cut_probability is not None:
-        raise ValueError("give every (regular truncation) or cut_probability (randomized), "
-                         "not both")
+    _checks.check_truncation(steps, every, cut_probability)
     if every is not None:
-        if isinstance(every, bool) or not isinstance(every, numbers.Integral) or every < 1:
-            raise ValueError(f"every must be a positive int, got {every!r}")
         return [0.0 if (t + 1) % every == 0 else 1.0 for t in range(steps)]
     if cut_probability is not None:
-        if not isinstance(cut_probability, numbers.Real) or not 0 < cut_probability < 1:
-            raise ValueError(f"cut_probability must be in (0, 1), got {cut_probability!r}")
-        draws = torch.rand(steps, generator=_generator(0 if generator is None else generator))
+        generator = _checks.generator_from(0 if generator is None else generator)
+        draws = torch.rand(steps, generator=generator)
         keep = 1.0 / (1.0 - cut_probability)
         return [0.0 if float(u) < cut_probability else keep for u in draws]
     return [1.0] * steps
@@ -74,9 +65,7 @@ def run_truncated(layer, input, factors, hx=None):
     """
     time_axis = 1 if layer.batch_first else 0
     steps = input.shape[time_axis]
-    if len(factors) != steps:
-        raise ValueError(f"need one factor per step: the input has {steps} steps, got "
-                         f"{len(factors)} factors")
+    _checks.check_factors(factors, steps)
     outputs, state, start = [], hx, 0
     for t, factor in enumerate(factors):
         if factor != 1 or t == steps - 1:
@@ -98,9 +87,8 @@ class TruncatedBPTT(nn.Module):
 
     def __init__(self, layer, *, every=None, cut_probability=None, seed=0):
         super().__init__()
-        if not getattr(layer, "batch_first", False):
-            raise ValueError("TruncatedBPTT expects a recurrent layer built with batch_first=True")
-        truncation_factors(1, every=every, cut_probability=cut_probability)  # check the options
+        _checks.check_batch_first(layer, "TruncatedBPTT")
+        _checks.check_truncation(1, every, cut_probability)
         self.layer = layer
         self.every, self.cut_probability = every, cut_probability
         self.generator = torch.Generator().manual_seed(seed)

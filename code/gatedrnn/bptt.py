@@ -1,0 +1,108 @@
+"""Backpropagation through time, for any cell: the loop forward, the loop back, and the
+autograd.Function that trains a layer with the hand-derived backward pass.
+
+A cell is a pair of step functions (``rnn.py``, ``gru.py``, ``lstm.py``)::
+
+    step_forward(gates_x, state_prev, weight_hh, bias_hh) -> (state, cache)
+    step_backward(dstate, cache) -> (dgates_x, dstate_prev, dweight_hh, dbias_hh)
+
+A state is H_t (RNN, GRU) or the pair (H_t, C_t) (LSTM); the layer outputs H_t, the first
+entry. ``gates_x`` is the input's share X_t W_x + b_x of every pre-activation: it does not
+depend on H_{t-1}, so `run_sequence` forms it for all steps in one matrix product before the
+loop (as cuDNN does), and `sequence_backward` forms its gradients for all steps in one product
+after the loop. Each step returns its share of the recurrent weights' gradient, and the loop
+adds them up: (B3), (GB6), (LB6).
+"""
+import torch
+
+
+def hidden_of(state):
+    """H_t of a state: the state itself, or the first entry of a pair (H_t, C_t)."""
+    return state[0] if isinstance(state, tuple) else state
+
+
+def with_direct_part(dstate, doutput_t):
+    """(B1): dL/dH_t = the direct part from the output at t + what step t+1 sent back."""
+    if isinstance(dstate, tuple):
+        return (dstate[0] + doutput_t, *dstate[1:])
+    return dstate + doutput_t
+
+
+def run_sequence(step_forward, x, state0, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Run a cell over a time-major sequence x (T, n, d) from state0.
+
+    Returns (output (T, n, h), the last state, the caches of every step); output stacks H_t.
+    Under autograd this *is* the "autograd" path.
+    """
+    gates_x = torch.matmul(x, weight_ih.t()) + bias_ih    # X_t W_x + b_x for every t at once
+    state, outputs, caches = state0, [], []
+    for gates_x_t in gates_x:
+        state, cache = step_forward(gates_x_t, state, weight_hh, bias_hh)
+        outputs.append(hidden_of(state))
+        caches.append(cache)
+    return torch.stack(outputs), state, caches
+
+
+def backward_through_time(step_backward, doutput, dstate_last, caches):
+    """The loop of BPTT: step_backward from t = T down to 1.
+
+    doutput (T, n, h): the direct part dL+/dH_t from the layer's output at every step;
+    dstate_last: dL/dH_T from the final state (for an LSTM, the pair (dL/dH_T, dL/dC_T)).
+    Returns (dgates_x (T, n, G h), dL/d state0, dweight_hh, dbias_hh).
+    """
+    dstate, dgates_x = dstate_last, [None] * len(caches)
+    dweight_hh = dbias_hh = 0
+    for t in reversed(range(len(caches))):
+        dstate = with_direct_part(dstate, doutput[t])                        # (B1)
+        dgates_x[t], dstate, dweight_t, dbias_t = step_backward(dstate, caches[t])
+        dweight_hh = dweight_hh + dweight_t                  # each step's share: (B3)
+        dbias_hh = dbias_hh + dbias_t
+    return torch.stack(dgates_x), dstate, dweight_hh, dbias_hh
+
+
+def sequence_backward(step_backward, doutput, dstate_last, x, caches, weight_ih, need_dx=True):
+    """Backpropagation through time for `run_sequence`: every gradient of one layer.
+
+    The recurrent weights' gradients are summed over the steps inside the loop; the input
+    weights' gradients, sum_t X_t^T dL/d(gates_x)_t, are one matrix product after it.
+    Returns (dx, dL/d state0, dweight_ih, dweight_hh, dbias_ih, dbias_hh).
+    """
+    dgates_x, dstate0, dweight_hh, dbias_hh = backward_through_time(
+        step_backward, doutput, dstate_last, caches)
+    dx = torch.matmul(dgates_x, weight_ih) if need_dx else None
+    dweight_ih = dgates_x.flatten(0, 1).t() @ x.flatten(0, 1)
+    dbias_ih = dgates_x.sum(dim=(0, 1))
+    return dx, dstate0, dweight_ih, dweight_hh, dbias_ih, dbias_hh
+
+
+def _parts(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+class ManualBPTT(torch.autograd.Function):
+    """The "manual" path: `run_sequence` without a graph, then `sequence_backward`.
+
+    ManualBPTT.apply(step_forward, step_backward, x, weight_ih, weight_hh, bias_ih, bias_hh,
+    *state0) -> (output, *last_state). Every state tensor (H_0, and the LSTM's C_0) comes last
+    and is treated alike, because autograd tracks only tensors passed directly.
+    """
+
+    @staticmethod
+    def forward(ctx, step_forward, step_backward, x, weight_ih, weight_hh, bias_ih, bias_hh,
+                *state0):
+        state = state0[0] if len(state0) == 1 else state0
+        output, state_last, caches = run_sequence(step_forward, x, state, weight_ih, weight_hh,
+                                                  bias_ih, bias_hh)
+        ctx.save_for_backward(x, weight_ih)
+        ctx.step_backward, ctx.caches = step_backward, caches
+        # Clones, so that changing a returned state in place cannot change a cache.
+        return (output, *(part.clone() for part in _parts(state_last)))
+
+    @staticmethod
+    def backward(ctx, doutput, *dstate_last):
+        x, weight_ih = ctx.saved_tensors
+        dstate = dstate_last[0] if len(dstate_last) == 1 else dstate_last
+        dx, dstate0, *dweights = sequence_backward(ctx.step_backward, doutput, dstate, x,
+                                                   ctx.caches, weight_ih,
+                                                   need_dx=ctx.needs_input_grad[2])
+        return (None, None, dx, *dweights, *_parts(dstate0))
