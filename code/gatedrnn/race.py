@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from . import tasks
 from .gru import GRU
+from .init import set_forget_bias
 from .lstm import LSTM
 from .models import SequenceModel
 from .rnn import RNN
@@ -56,17 +57,6 @@ def width_for_parameters(kind, input_size, budget):
     return hidden
 
 
-def set_forget_bias(lstm, value):
-    """Set the forget gate's bias b_f = b_xf + b_hf of every layer and direction of a
-    torch.nn-layout LSTM (block f = rows h..2h) to `value`: b_xf = value, b_hf = 0."""
-    h = lstm.hidden_size
-    with torch.no_grad():
-        for name, parameter in lstm.named_parameters():
-            if name.startswith("bias_"):
-                parameter[h:2 * h] = value if name.startswith("bias_ih") else 0.0
-    return lstm
-
-
 # ----------------------------------------------------------------------------- one run
 
 def _task_data(spec, count, seed):
@@ -88,7 +78,7 @@ def build_model(spec):
     else:
         symbols = spec.get("num_symbols", 4)
         layer = _LAYERS[kind](8, spec["hidden"], batch_first=True, bptt="manual")
-        model = SequenceModel(layer, symbols + 2, vocab_size=symbols + 2, every_step=True)
+        model = SequenceModel(layer, symbols + 2, vocab_size=symbols + 2, readout="every")
     if spec.get("forget_bias") is not None:
         if kind != "LSTM":
             raise ValueError("forget_bias applies to the LSTM only")
@@ -324,7 +314,7 @@ def build_language_model(kind, vocab_size, hidden, *, embedding=16, seed=0, **op
     """Embedding(vocab, embedding) -> `kind` layer -> Linear at every step, seeded."""
     torch.manual_seed(seed)
     return SequenceModel(_layer(kind, embedding, hidden, **options), vocab_size,
-                         vocab_size=vocab_size, every_step=True)
+                         vocab_size=vocab_size, readout="every")
 
 
 def run_language_model(spec):
@@ -358,8 +348,6 @@ def run_digits(spec):
     """Train one digit classifier that reads the final state; spec: kind, seed, hidden,
     steps, batch, lr, clip, train, test (from data.load_digits_sequences), optional
     num_layers and bidirectional. Returns the test accuracy after spec['steps'] steps."""
-    from .compare import StateClassifier   # the readout that sees every direction's state
-
     torch.set_num_threads(1)
     start = time.process_time()
     train_set, test_set = spec["train"], spec["test"]
@@ -367,7 +355,7 @@ def run_digits(spec):
     layer = _layer(spec["kind"], train_set[0].shape[-1], spec["hidden"],
                    num_layers=spec.get("num_layers", 1),
                    bidirectional=spec.get("bidirectional", False))
-    model = StateClassifier(layer, 10)
+    model = SequenceModel(layer, 10)   # reads every direction's final state
     train(model, F.cross_entropy, train_set, steps=spec["steps"], batch_size=spec["batch"],
           lr=spec["lr"], clip=spec["clip"], seed=spec["seed"], progress=False)
     model.eval()
