@@ -263,8 +263,9 @@ def ngram_bits_per_character(train_pairs, valid_pairs, order, *, strength="witte
     down to p_0 uniform over the targets seen in training: an interpolated model in which a
     context seen often trusts its own counts and a rare one its shorter context. The weight w
     is the number of distinct characters seen after the context (strength="witten-bell",
-    Witten-Bell smoothing) or a fixed positive number `strength`. Scored like `compare.bits_per_character` on valid_pairs (EOS included, padding
-    skipped); order 1 is the letter-frequency model.
+    Witten-Bell smoothing) or a fixed positive number `strength`. Scored like
+    `metrics.bits_per_character` on valid_pairs (EOS included, padding skipped); order 1 is
+    the letter-frequency model.
     """
     if not isinstance(order, numbers.Integral) or order < 1:
         raise ValueError(f"order must be a positive int, got {order!r}")
@@ -296,7 +297,7 @@ def logistic_regression_accuracy(train_set, test_set, *, max_iter=2000):
     """Test accuracy of multinomial logistic regression on the raw flattened inputs (no
     recurrence, no order): what a sequence classifier must beat to show that reading the
     image step by step bought anything."""
-    from sklearn.linear_model import LogisticRegression   # ships with the digits
+    from sklearn.linear_model import LogisticRegression  # ships with the digits
 
     (x_train, y_train), (x_test, y_test) = train_set, test_set
     classifier = LogisticRegression(max_iter=max_iter)
@@ -319,8 +320,8 @@ def build_language_model(kind, vocab_size, hidden, *, embedding=16, seed=0, **op
 
 def run_language_model(spec):
     """Train one character language model; spec: kind, seed, hidden, steps, batch, lr, clip,
-    train (pairs), valid (pairs), vocab_size, optional bidirectional. Returns validation bits per character and the
-    trained weights (state_dict), so that the caller can sample from it."""
+    train (pairs), valid (pairs), vocab_size, optional bidirectional. Returns validation bits
+    per character and the trained weights (state_dict), so that the caller can sample from it."""
     torch.set_num_threads(1)
     start = time.process_time()
     model = build_language_model(spec["kind"], spec["vocab_size"], spec["hidden"],
