@@ -143,8 +143,8 @@ def run_seed(spec):
     test_loss, test_metric = evaluate(model, loss_fn, test_data, metric_fn=metric_fn)
     if spec["kind"] == "LSTM":   # where training moved the forget gate's bias b_f
         h = model.rnn.hidden_size
-        result["forget_bias_after"] = float((model.rnn.bias_ih_l0 + model.rnn.bias_hh_l0)
-                                            [h:2 * h].mean())
+        biases = (model.rnn.bias_ih_l0 + model.rnn.bias_hh_l0).detach()
+        result["forget_bias_after"] = float(biases[h:2 * h].mean())
     if profile:
         result["profile_trained"] = input_gradient_profile(model, test_data[0][:256])
     result.update(solved_step=history.solved_step, eval_step=history.eval_step,
