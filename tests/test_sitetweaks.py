@@ -1,4 +1,4 @@
-"""book/_ext/sitetweaks.py: author-year bibliography labels, and the static content of widgets."""
+"""book/_ext/sitetweaks.py: author-year bibliography labels; no widgets on the static site."""
 import sys
 
 import pytest
@@ -28,17 +28,7 @@ def test_labels_are_author_year_with_letters_where_they_collide():
                                "Cho and van Merriënboer, 2014"]
 
 
-def test_an_explorer_shows_what_its_output_area_held():
-    image = {"output_type": "display_data",
-             "data": {"image/png": "iVBOR", "text/plain": "<Figure>"}}
-    state = {
-        "box": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_slider",
-                                                                  "IPY_MODEL_out"]}},
-        "slider": {"model_name": "FloatSliderModel", "state": {"value": 1.3}},
-        "out": {"model_name": "OutputModel", "state": {"outputs": [image]}},
-        "loop": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_loop"]}},
-    }
-    assert sitetweaks._output_area_outputs(state, "box") == [image]
-    assert sitetweaks._output_area_outputs(state, "slider") == []  # a bar or a bare slider: nothing
-    assert sitetweaks._output_area_outputs(state, "loop") == []    # no endless recursion
-    assert sitetweaks._output_area_outputs(state, "missing") == []
+def test_widget_views_and_only_they_are_left_off_the_site():
+    assert sitetweaks.is_widget_view("application/vnd.jupyter.widget-view+json")
+    assert not sitetweaks.is_widget_view("image/png")
+    assert not sitetweaks.is_widget_view("text/plain")
