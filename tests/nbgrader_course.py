@@ -67,12 +67,15 @@ def answer_lines(cell):
     return [line.strip() for line in cell.source.splitlines() if line.strip()]
 
 
+def _is_solution(cell):
+    return cell.metadata.get("nbgrader", {}).get("solution")
+
+
 def leaked_lines(source, release):
     """Lines of `source`'s nbgrader solution cells that stand as lines in `release`, except lines
     that also stand outside every solution cell (an import, a blank comment)."""
-    is_solution = lambda cell: cell.metadata.get("nbgrader", {}).get("solution")
     released = {line.strip() for cell in release.cells for line in cell.source.splitlines()}
-    outside = {line.strip() for cell in source.cells if not is_solution(cell)
+    outside = {line.strip() for cell in source.cells if not _is_solution(cell)
                for line in cell.source.splitlines()}
-    return [line for cell in source.cells if is_solution(cell) for line in answer_lines(cell)
+    return [line for cell in source.cells if _is_solution(cell) for line in answer_lines(cell)
             if line not in outside and line in released]
