@@ -71,11 +71,28 @@ def _is_solution(cell):
     return cell.metadata.get("nbgrader", {}).get("solution")
 
 
+def _given_lines(cell):
+    """The lines of a cell that are not answer: all of a non-solution cell, and the lines
+    outside the markers of a solution cell (its setup and self-check)."""
+    if not _is_solution(cell):
+        return [line.strip() for line in cell.source.splitlines()]
+    if "### BEGIN SOLUTION" not in cell.source:
+        return []
+    kept, inside = [], False
+    for line in cell.source.splitlines():
+        if "### BEGIN SOLUTION" in line:
+            inside = True
+        elif "### END SOLUTION" in line:
+            inside = False
+        elif not inside:
+            kept.append(line.strip())
+    return kept
+
+
 def leaked_lines(source, release):
     """Lines of `source`'s nbgrader solution cells that stand as lines in `release`, except lines
-    that also stand outside every solution cell (an import, a blank comment)."""
+    that also stand outside every answer (an import, a closing bracket, a self-check's line)."""
     released = {line.strip() for cell in release.cells for line in cell.source.splitlines()}
-    outside = {line.strip() for cell in source.cells if not _is_solution(cell)
-               for line in cell.source.splitlines()}
+    given = {line for cell in source.cells for line in _given_lines(cell)}
     return [line for cell in source.cells if _is_solution(cell) for line in answer_lines(cell)
-            if line not in outside and line in released]
+            if line not in given and line in released]

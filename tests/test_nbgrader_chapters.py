@@ -54,3 +54,11 @@ def test_release_contains_no_solution_line(release, page):
     solutions = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")]
     stubs = text.count("raise NotImplementedError") + text.count("YOUR ANSWER HERE")
     assert stubs >= len(solutions)
+
+
+def test_leak_check_sees_solutions_left_in_place():
+    # A "release" that is the source itself leaks every answer, written and coded.
+    source = nbformat.read(BOOK / "gru_quickstart.ipynb", as_version=4)
+    leaked = leaked_lines(source, source)
+    assert "smallest_bias = min(bias for bias, moved in movements.items() if moved < 1e-3)" in leaked
+    assert any(line.startswith("**Rubric**") for line in leaked)
