@@ -1,13 +1,15 @@
 """Training-step time of gatedrnn's models against their torch.nn twins, printed as ratios.
 
 One training step = forward over the whole sequence, a scalar loss, backward, timed by
-`gatedrnn.compare.training_step_time` (the median of several repeats). Each model gets the same
-weights and the same input, and its torch.nn twin is timed in the same run.
+`gatedrnn.compare.training_step_time`. Each model gets the same weights and the same input, and
+its torch.nn twin is timed in the same run: the three layers take turns, one step each, so a
+busy machine slows all of them alike, and each ratio is the median of the per-turn ratios.
 
     python code/benchmark.py            # T=100, batch 64, 32 inputs, 128 units, float32, 2 threads
     python code/benchmark.py --steps 50 --repeats 20
 """
 import argparse
+import statistics
 
 import torch
 
@@ -37,16 +39,21 @@ def main(argv=None):
           f"float32, {args.threads} threads, median of {args.repeats}")
     for name in ("RNN", "GRU", "LSTM"):
         reference = getattr(torch.nn, name)(args.inputs, args.hidden)
-        base = training_step_time(reference, x, None, output_sum, repeats=args.repeats, warmup=3)
-        print(f"  torch.nn.{name:<22} {base * 1e3:8.2f} ms   1.00x")
+        models = {f"torch.nn.{name}": reference}
         for bptt in ("manual", "autograd"):
             model = getattr(gatedrnn, name)(args.inputs, args.hidden, bptt=bptt)
             model.load_state_dict(reference.state_dict())
-            seconds = training_step_time(model, x, None, output_sum, repeats=args.repeats,
-                                         warmup=3)
-            label = f"gatedrnn.{name} ({bptt})"
-            print(f"  {label:<31} {seconds * 1e3:8.2f} ms   {seconds / base:4.2f}x")
-
+            models[f"gatedrnn.{name} ({bptt})"] = model
+        seconds = {label: [] for label in models}
+        for turn in range(3 + args.repeats):            # the first 3 turns warm up
+            for label, model in models.items():
+                step = training_step_time(model, x, None, output_sum, repeats=1, warmup=0)
+                if turn >= 3:
+                    seconds[label].append(step)
+        base = seconds[f"torch.nn.{name}"]
+        for label, times in seconds.items():
+            ratio = statistics.median(t / b for t, b in zip(times, base))
+            print(f"  {label:<31} {statistics.median(times) * 1e3:8.2f} ms   {ratio:4.2f}x")
 
 if __name__ == "__main__":
     main()
