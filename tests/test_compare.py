@@ -1,5 +1,4 @@
 """Putting RNN, LSTM and GRU side by side: building, sizing, sampling and timing them alike."""
-import math
 import time
 
 import pytest
@@ -61,13 +60,6 @@ class Uniform(torch.nn.Module):
 
     def forward(self, inputs):
         return torch.zeros(*inputs.shape, self.vocab_size)
-
-
-def test_bits_per_character_of_uniform_guessing_is_log2_v():
-    vocab = data.CharVocab("abcde")
-    pairs = data.encode_words(["abc", "de", "a"], vocab)
-    bits = compare.bits_per_character(Uniform(len(vocab)), pairs, batch_size=2)
-    assert math.isclose(bits, math.log2(len(vocab)), rel_tol=1e-6)
 
 
 class _Spells(torch.nn.Module):

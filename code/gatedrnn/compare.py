@@ -105,20 +105,3 @@ def training_step_time(model, inputs, targets, loss_fn, *, repeats=5, warmup=2):
         if index >= warmup:
             times.append(elapsed)
     return statistics.median(times)
-
-
-# TEMPORARY aliases for notebooks (integrator removes)
-from .metrics import (  # noqa: E402, F401
-    binary_cross_entropy,
-    bits_per_character,
-    classification_accuracy,
-    copying_accuracy,
-    per_step_accuracy,
-    sequence_cross_entropy,
-    unigram_bits_per_character,
-)
-
-
-def StateClassifier(rnn, output_size, *, vocab_size=None):  # noqa: N802
-    from .models import SequenceModel
-    return SequenceModel(rnn, output_size, vocab_size=vocab_size, readout="state")

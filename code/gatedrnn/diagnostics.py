@@ -191,7 +191,3 @@ def lstm_state_gradients(caches, dh_last, dc_last=None):
     dh_list.append(dh)                 # dL/dH_0
     dc_list.append(dc_carried)         # dL/dC_0: through (L5) of step 1 alone
     return dh_list, dc_list
-
-
-# TEMPORARY aliases for notebooks (integrator removes)
-from .init import scaled_orthogonal  # noqa: E402, F401

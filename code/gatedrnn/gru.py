@@ -171,16 +171,3 @@ class GRU(RecurrentLayer):
         if self.reset_after:
             return step_forward, step_backward
         return step_forward_reset_before, step_backward_reset_before
-
-
-# TEMPORARY aliases for notebooks (integrator removes)
-def gru_sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reset_after=True):
-    from .bptt import run_sequence
-    step = step_forward if reset_after else step_forward_reset_before
-    return run_sequence(step, x, h0, weight_ih, weight_hh, bias_ih, bias_hh)
-
-
-def gru_sequence_backward(doutput, dh_last, x, output, caches, weight_ih, need_dx=True):
-    from .bptt import sequence_backward
-    step = step_backward if isinstance(caches[0], GRUCache) else step_backward_reset_before
-    return sequence_backward(step, doutput, dh_last, x, caches, weight_ih, need_dx)

@@ -128,20 +128,3 @@ class LSTM(RecurrentLayer):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, bptt=bptt, device=device, dtype=dtype)
         self.proj_size = 0
-
-
-# TEMPORARY aliases for notebooks (integrator removes)
-def lstm_sequence(x, state0, weight_ih, weight_hh, bias_ih, bias_hh):
-    from .bptt import run_sequence
-    return run_sequence(step_forward, x, tuple(state0), weight_ih, weight_hh, bias_ih, bias_hh)
-
-
-def lstm_sequence_backward(dout, dstate_last, x, output, caches, weight_ih, need_dx=True):
-    from .bptt import sequence_backward
-    return sequence_backward(step_backward, dout, tuple(dstate_last), x, caches, weight_ih,
-                             need_dx)
-
-
-def set_forget_bias(layer, value=1.0):
-    from .init import set_forget_bias as moved
-    return moved(layer, value)

@@ -24,10 +24,8 @@ class SequenceModel(nn.Module):
         (N, L, output_size).
     """
 
-    def __init__(self, rnn, output_size, *, vocab_size=None, readout="state", every_step=None):
+    def __init__(self, rnn, output_size, *, vocab_size=None, readout="state"):
         super().__init__()
-        if every_step is not None:  # TEMPORARY alias for notebooks (integrator removes)
-            readout = "every" if every_step else "state"
         _checks.check_batch_first(rnn, "SequenceModel")
         _checks.check_readout(readout, rnn)
         directions = 2 if getattr(rnn, "bidirectional", False) else 1

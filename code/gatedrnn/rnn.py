@@ -93,18 +93,3 @@ class RNN(RecurrentLayer):
 
     def cell(self):
         return partial(step_forward, nonlinearity=self.nonlinearity), step_backward
-
-
-# TEMPORARY aliases for notebooks (integrator removes)
-NONLINEARITIES, STEP_NONLINEARITIES = _checks.NONLINEARITIES, _checks.STEP_NONLINEARITIES
-
-
-def rnn_sequence(x, h0, weight_ih, weight_hh, bias_ih, bias_hh, nonlinearity="tanh"):
-    from .bptt import run_sequence
-    return run_sequence(partial(step_forward, nonlinearity=nonlinearity), x, h0, weight_ih,
-                        weight_hh, bias_ih, bias_hh)
-
-
-def rnn_sequence_backward(doutput, dh_last, x, output, caches, weight_ih, need_dx=True):
-    from .bptt import sequence_backward
-    return sequence_backward(step_backward, doutput, dh_last, x, caches, weight_ih, need_dx)
