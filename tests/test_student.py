@@ -6,9 +6,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from gatedrnn.exercises import solution_regions
 from gatedrnn.student import (
-    SOLUTION_END,
-    SOLUTION_START,
     stub_code,
     student_notebook,
     write_student_copies,
@@ -16,20 +15,6 @@ from gatedrnn.student import (
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
-
-
-def _solutions(notebook):
-    """The cells between each solution-start and solution-end, per exercise label."""
-    found, label = {}, None
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown" and SOLUTION_START.search(cell.source):
-            label = SOLUTION_START.search(cell.source).group(2)
-            found[label] = []
-        elif cell.cell_type == "markdown" and SOLUTION_END.search(cell.source):
-            label = None
-        elif label is not None:
-            found[label].append(cell)
-    return found
 
 
 def _answer_lines(source):
@@ -52,7 +37,7 @@ def test_book_notebooks_become_student_copies_without_solutions(tmp_path):
         original = nbformat.read(BOOK / relative, as_version=4)
         student = nbformat.read(tmp_path / relative, as_version=4)
         nbformat.validate(student)
-        solutions = _solutions(original)
+        solutions = solution_regions(original)
         assert report[relative] == len(solutions)
         total_solutions += len(solutions)
         student_text = "\n".join(cell.source for cell in student.cells)
