@@ -6,6 +6,7 @@ import torch
 
 import gatedrnn
 from gatedrnn import compare, data
+from test_metrics import Uniform  # the same stand-in language model
 
 
 @pytest.mark.parametrize("kind", compare.MODEL_KINDS)
@@ -49,17 +50,6 @@ def test_hidden_size_for_budget_rejects_what_cannot_fit():
         compare.hidden_size_for_budget("GRU", 3, 10)
     with pytest.raises(TypeError, match="budget must be an int"):
         compare.hidden_size_for_budget("GRU", 3, 1e4)
-
-
-class Uniform(torch.nn.Module):
-    """A 'language model' that gives every token the same logit."""
-
-    def __init__(self, vocab_size):
-        super().__init__()
-        self.vocab_size = vocab_size
-
-    def forward(self, inputs):
-        return torch.zeros(*inputs.shape, self.vocab_size)
 
 
 class _Spells(torch.nn.Module):
