@@ -165,6 +165,18 @@ def gradients_of_a_small_rnn(seed):
     return list(model.parameters())
 
 
+def test_clip_by_value_check_leaves_the_global_random_state_alone():
+    # gradients_of_a_small_rnn seeds torch's global generator; a check cell must not
+    flat = torch.cat([p.grad.flatten() for p in gradients_of_a_small_rnn(1)])
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    theta = float(flat.abs().quantile(0.9))
+    clipped = flat.clamp(-theta, theta)
+    checks.check_clip_by_value(gradients_of_a_small_rnn, theta,
+                               float(clipped @ flat / (clipped.norm() * flat.norm())), 1.0)
+    assert torch.equal(state, torch.get_rng_state())
+
+
 def test_clip_by_value_check_recomputes_the_cosine():
     flat = torch.cat([p.grad.flatten() for p in gradients_of_a_small_rnn(1)])
     theta = float(flat.abs().quantile(0.9))

@@ -245,7 +245,9 @@ def check_clip_by_value(gradients_of, theta, cosine_by_value, cosine_by_norm):
     """gradients_of(1) returns parameters with fresh gradients (the page's small RNN). theta must
     change some entries; cosine_by_value must be the cosine between the original gradient and
     the one clipped by value at theta (to 1e-6), below 1; cosine_by_norm must be 1 (to 1e-6)."""
-    original = _flat_gradient(gradients_of(1))
+    import torch
+    with torch.random.fork_rng(devices=[]):    # gradients_of seeds torch's global generator
+        original = _flat_gradient(gradients_of(1))
     largest = float(original.abs().max())
     assert 0 < float(theta) < largest, (
         f"theta = {float(theta):.4g}: expected a threshold between 0 and the largest entry "
