@@ -22,6 +22,15 @@ from gatedrnn import training, truncation
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # the models here are tiny: one thread is faster than two that contend (as on the pages)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 # --- rnn-relu-backward ---------------------------------------------------------------------------
 
 def relu_bptt(X, Y, H0, W_xh, W_hh, b_xh, b_hh, W_hq, b_q, derivative=None):
@@ -225,6 +234,16 @@ def test_logged_norms_check_passes_norms_before_clipping_and_fails_the_rest():
         checks.check_logged_norms(other_model, sum(n > 1 for n in other_model) / 100, first)
 
 
+def test_logged_norms_rerun_compares_every_step():
+    data = gatedrnn.adding_problem(4000, 10, seed=1)
+    order = torch.randperm(4000, generator=torch.Generator().manual_seed(0))
+    norms, _ = logged_norms()
+    checks.check_logged_norms_rerun(norms, data, order)
+    typed_in = norms[:1] + [0.5] * 99      # the first step right, the rest made up
+    with pytest.raises(AssertionError, match="step 1"):
+        checks.check_logged_norms_rerun(typed_in, data, order)
+
+
 def test_first_logged_norm_leaves_the_global_random_state_alone():
     state = torch.get_rng_state()
     data = gatedrnn.adding_problem(64, 10, seed=1)
@@ -244,6 +263,14 @@ def test_longest_t_check_accepts_ranges_and_fails_other_walls():
                   {64: [10] * 5}):
         with pytest.raises(AssertionError):
             checks.check_longest_t(wrong)
+
+
+def test_longest_t_rerun_catches_a_wall_that_was_not_measured():
+    state = torch.get_rng_state()
+    checks.check_longest_t_rerun({64: [10, 10, 10, 10, None]}, hidden=64, seed=0)
+    assert torch.equal(state, torch.get_rng_state())
+    with pytest.raises(AssertionError, match="the specified run"):
+        checks.check_longest_t_rerun({64: [None] * 5}, hidden=64, seed=0)
 
 
 # --- rnn-artbp-unbiased --------------------------------------------------------------------------
@@ -281,7 +308,8 @@ EXERCISES = {"rnn_bptt": ("rnn-relu-backward", "rnn-bound-tightness", "rnn-power
                           "rnn-random-sigma-max", "rnn-non-normal"),
              "rnn_training": ("rnn-other-remedies", "rnn-log-grad-norm", "rnn-longest-t",
                               "rnn-artbp-unbiased")}
-HIDDEN = {"rnn-relu-backward", "rnn-bound-tightness", "rnn-non-normal"}
+HIDDEN = {"rnn-relu-backward", "rnn-bound-tightness", "rnn-non-normal", "rnn-log-grad-norm",
+          "rnn-longest-t"}
 
 
 @pytest.mark.parametrize("page", EXERCISES)

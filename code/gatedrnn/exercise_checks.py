@@ -303,6 +303,36 @@ def first_logged_norm(data, order, batch_size=32, hidden=32, seed=0):
     return float(_flat_gradient(list(model.parameters())).norm())
 
 
+def check_logged_norms_rerun(norms_before, data, order, *, steps=100, batch_size=32, lr=0.2,
+                             threshold=1.0, seed=0):
+    """Rerun the exercise's training loop (the model built after torch.manual_seed(seed), SGD,
+    step i on order[batch_size i : batch_size (i + 1)], clipping at `threshold`) and compare
+    every logged norm with norms_before, to 1e-4 relative. Leaves the global random state alone."""
+    import torch
+    import torch.nn.functional as F
+
+    from gatedrnn.models import SequenceModel
+    from gatedrnn.rnn import RNN
+    inputs, targets = data
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = SequenceModel(RNN(2, 32, batch_first=True), 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    expected = []
+    for step in range(steps):
+        batch = order[batch_size * step:batch_size * (step + 1)]
+        optimizer.zero_grad()
+        F.mse_loss(model(inputs[batch]), targets[batch]).backward()
+        expected.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), threshold)))
+        optimizer.step()
+    got = [float(v) for v in norms_before]
+    assert len(got) == steps, f"expected {steps} logged norms, got {len(got)}"
+    for step, (a, b) in enumerate(zip(got, expected)):
+        assert abs(a / b - 1) < 1e-4, (
+            f"step {step}: logged norm {a:.6f}, but the specified run's gradient norm before "
+            f"clipping is {b:.6f}")
+
+
 LONGEST_T_GRID = (10, 15, 20, 30)
 
 
@@ -325,6 +355,42 @@ def check_longest_t(largest_solved, grid=LONGEST_T_GRID, seeds=5):
             "tanh network to fail beyond T = 15 within 300 steps in most seeds")
     assert abs(medians[8] - medians[64]) <= 1, (
         f"the median walls are {medians}: expected the widths at most one grid step apart")
+
+
+def longest_t_wall(hidden, seed, grid=LONGEST_T_GRID, steps=300):
+    """The exercise's measurement for one width and seed: the largest length of `grid` solved
+    before the first unsolved one (None if not even the first). Leaves the global random state
+    alone."""
+    import torch
+    import torch.nn.functional as F
+
+    from gatedrnn.models import SequenceModel
+    from gatedrnn.rnn import RNN
+    from gatedrnn.tasks import ADDING_BASELINE_MSE, adding_problem
+    from gatedrnn.training import train
+    wall = None
+    with torch.random.fork_rng(devices=[]):
+        for length in grid:
+            torch.manual_seed(seed)
+            model = SequenceModel(RNN(2, hidden, batch_first=True), 1)
+            history = train(model, F.mse_loss, adding_problem(5000, length, seed=1), steps=steps,
+                            batch_size=64, lr=1e-2, clip=1.0,
+                            eval_data=adding_problem(500, length, seed=2), eval_every=50,
+                            seed=seed, progress=False,
+                            stop_when=lambda loss, _: loss < 0.5 * ADDING_BASELINE_MSE)
+            if history.solved_step is None:
+                break
+            wall = length
+    return wall
+
+
+def check_longest_t_rerun(largest_solved, hidden=64, seed=0, grid=LONGEST_T_GRID):
+    """Rerun one width and seed of the measurement and compare with largest_solved[hidden][seed]."""
+    expected = longest_t_wall(hidden, seed, grid)
+    got = list(largest_solved[hidden])[seed]
+    assert got == expected, (
+        f"largest_solved[{hidden}][{seed}] = {got}: the specified run for {hidden} units and seed "
+        f"{seed} gives {expected}")
 
 
 def check_truncation_average(errors):
