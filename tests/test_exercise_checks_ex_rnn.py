@@ -333,3 +333,50 @@ def test_every_exercise_follows_the_convention(page):
         assert meta[5]["locked"] and meta[5]["grade"] and not meta[5]["solution"]
         assert meta[2]["points"] + meta[5]["points"] == 4
         assert ("### BEGIN HIDDEN TESTS" in check) == (label in HIDDEN)
+
+
+def _check_source(page, label):
+    cells = json.loads((BOOK / f"{page}.ipynb").read_text())["cells"]
+    return next("".join(c["source"]) for c in cells
+                if c["metadata"].get("nbgrader", {}).get("grade_id") == f"{label}-check")
+
+
+def test_the_non_normal_check_cell_fails_a_wrong_closed_form():
+    # the page's cell itself, hidden tests included, on the Gelfand cell's jordan_norms
+    source = _check_source("rnn_bptt", "rnn-non-normal")
+    J = torch.tensor([[0.9, 2.0], [0.0, 0.9]], dtype=torch.float64)
+    jordan_norms = [float(torch.linalg.matrix_norm(torch.linalg.matrix_power(J, k), ord=2))
+                    for k in range(80)]
+    right = {"torch": torch, "jordan_norms": jordan_norms, "jordan_power": jordan_power,
+             "peak_k": 9, "peak_value": 7.748}
+    exec(source, dict(right))
+    wrong = lambda k, lam, a: jordan_power(k, lam, a) * (1 + (k > 3) * 1e-3)  # noqa: E731
+    with pytest.raises(AssertionError, match="differs from the cell"):
+        exec(source, {**right, "jordan_power": wrong})
+    with pytest.raises(AssertionError, match="peak_k"):
+        exec(source, {**right, "peak_k": 12})
+
+
+def test_the_bound_tightness_check_cell_fails_wrong_norms():
+    # the page's cell itself on the exercise's network: the visible part reads the stored norms,
+    # the hidden tests rerun the function on non-orthogonal networks
+    from gatedrnn.init import scaled_orthogonal
+    source = _check_source("rnn_bptt", "rnn-bound-tightness")
+    generator = torch.Generator().manual_seed(1)
+    W_hh = scaled_orthogonal(64, 1.5, generator=generator)
+    W_xh = torch.randn(4, 64, generator=generator, dtype=torch.float64) * 0.5
+    inputs = torch.randn(100, 1, 4, generator=generator, dtype=torch.float64)
+    right = {"torch": torch, "inputs_big": inputs, "W_xh_big": W_xh, "W_hh_big": W_hh,
+             "jacobian_norms_along": jacobian_norms_along,
+             "jacobian_norms": jacobian_norms_along(inputs, W_xh, W_hh)}
+    exec(source, dict(right))
+    old_state = jacobian_norms_along(inputs, W_xh, W_hh, new_state=False)
+    with pytest.raises(AssertionError, match="autograd"):
+        exec(source, {**right, "jacobian_norms": old_state})
+    # not transposed: the same norms for this orthogonal W_hh, caught by the hidden tests
+    exec(source.split("### BEGIN HIDDEN TESTS")[0], {**right, "jacobian_norms_along":
+                                                     lambda *a: jacobian_norms_along(
+                                                         *a, transposed=False)})
+    with pytest.raises(AssertionError, match="autograd"):
+        exec(source, {**right, "jacobian_norms_along":
+                      lambda *a: jacobian_norms_along(*a, transposed=False)})
