@@ -216,4 +216,4 @@ def test_hidden_tests_take_the_points_of_a_hard_coded_answer(autograded):
                            as_version=4)
     cell = next(c for c in graded.cells if _meta(c).get("grade_id") == check_id)
     errors = [o for o in cell.outputs if o.output_type == "error"]
-    assert errors and "the statement's start state" in errors[0].evalue, cell.outputs
+    assert errors and "the statement's setting gives" in errors[0].evalue, cell.outputs
