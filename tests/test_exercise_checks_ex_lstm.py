@@ -27,6 +27,15 @@ PAGES = ("lstm", "questions")
 DRAW_NOTHING = {"lstm-step-backward", "questions-alias"}
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    # tiny tensors: a second thread only waits for the first, and on a busy machine spins
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def check_source(page, label):
     notebook = nbformat.read(BOOK / f"{page}.ipynb", as_version=4)
     cells = [cell for cell in notebook.cells
@@ -211,12 +220,42 @@ def test_parameter_count_check_cell():
 
 # --- lstm-time-series -----------------------------------------------------------------------------
 
+class LastValue(torch.nn.Module):
+    # a "forecaster" that repeats the last value of each window: its MSE is the naive one
+    def forward(self, windows):
+        return windows[:, -1, :]
+
+
+class LeastSquares(torch.nn.Module):
+    # the 30-lag linear model of the solution, fitted on the training windows
+    def __init__(self):
+        super().__init__()
+        train = exercise_checks._time_series_windows()[:2970].double()
+        design = torch.cat([train[:, :30], torch.ones(len(train), 1, dtype=torch.float64)], 1)
+        self.coefficients = torch.linalg.lstsq(design, train[:, 30:]).solution
+
+    def forward(self, windows):
+        inputs = windows[:, :, 0].double()
+        design = torch.cat([inputs, torch.ones(len(inputs), 1, dtype=torch.float64)], 1)
+        return (design @ self.coefficients).float()
+
+
 def test_time_series_checker_and_cell():
     naive, linear = exercise_checks.time_series_reference()
     # the page's solution measured naive 0.0389 and linear 0.0127 on this data
     assert 0.035 < naive < 0.043 and 0.011 < linear < 0.015
     exercise_checks.check_time_series(0.016, linear, naive)
-    run_check("lstm", "lstm-time-series", lstm_mse=0.016, linear_mse=linear, naive_mse=naive)
+    exercise_checks.check_forecaster(LastValue(), naive)
+    with pytest.raises(AssertionError, match="forecaster's MSE"):   # a number never measured
+        exercise_checks.check_forecaster(LastValue(), 0.016)
+    # the check cell, with the least-squares model standing in for a trained LSTM
+    right = dict(forecaster=LeastSquares(), lstm_mse=linear, linear_mse=linear, naive_mse=naive)
+    run_check("lstm", "lstm-time-series", **right)
+    with pytest.raises(AssertionError, match="forecaster's MSE"):  # typed in, not measured
+        run_check("lstm", "lstm-time-series", **{**right, "lstm_mse": 0.016})
+    with pytest.raises(AssertionError, match="lstm_mse"):          # no better than naive
+        run_check("lstm", "lstm-time-series", **{**right, "forecaster": LastValue(),
+                                                 "lstm_mse": naive})
     with pytest.raises(AssertionError, match="lstm_mse"):          # worse than the naive forecast
         exercise_checks.check_time_series(0.05, linear, naive)
     with pytest.raises(AssertionError, match="lstm_mse"):          # below the floor: leaked target
@@ -224,8 +263,8 @@ def test_time_series_checker_and_cell():
     with pytest.raises(AssertionError, match="linear_mse"):        # the baseline not fitted
         exercise_checks.check_time_series(0.016, naive, naive)
     with pytest.raises(AssertionError, match="naive_mse"):
-        run_check("lstm", "lstm-time-series", lstm_mse=0.016, linear_mse=linear,
-                  naive_mse=2 * naive)
+        run_check("lstm", "lstm-time-series", forecaster=LeastSquares(), lstm_mse=0.016,
+                  linear_mse=linear, naive_mse=2 * naive)
 
 
 # --- lstm-step-backward ---------------------------------------------------------------------------

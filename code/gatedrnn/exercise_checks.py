@@ -167,15 +167,20 @@ def check_stacked_count(lstm_stacked_count):
                                  f"has {expected}")
 
 
-def time_series_reference():
-    """(naive, linear) held-out MSE of the lstm-time-series exercise's baselines, on the data its
-    statement fixes: x_t = sin(0.2 t) + 0.5 sin(0.05 t) + 0.1 eps_t, t = 0..3999, eps from a
-    Generator seeded 5, windows of 30 values and the next; train windows end inside the first
-    3000 values, test windows start at 3000. linear: least squares on the 30 lags and a constant."""
+def _time_series_windows():
+    """The lstm-time-series statement's windows (float32, (3970, 31): 30 values and the next):
+    x_t = sin(0.2 t) + 0.5 sin(0.05 t) + 0.1 eps_t, t = 0..3999, eps from a Generator seeded 5."""
     t_axis = torch.arange(4000, dtype=torch.float32)
     noise = torch.randn(4000, generator=torch.Generator().manual_seed(5))
     signal = torch.sin(0.2 * t_axis) + 0.5 * torch.sin(0.05 * t_axis) + 0.1 * noise
-    windows = signal.unfold(0, 31, 1).double()
+    return signal.unfold(0, 31, 1)
+
+
+def time_series_reference():
+    """(naive, linear) held-out MSE of the lstm-time-series exercise's baselines, on the data its
+    statement fixes (`_time_series_windows`): train windows end inside the first 3000 values,
+    test windows start at 3000. linear: least squares on the 30 lags and a constant."""
+    windows = _time_series_windows().double()
     train, test = windows[:2970], windows[3000:]
     naive = ((test[:, 29] - test[:, 30]) ** 2).mean().item()
     design = torch.cat([train[:, :30], torch.ones(len(train), 1, dtype=torch.float64)], dim=1)
@@ -226,6 +231,18 @@ def check_step_backward(my_step_backward, seed=1073):
         gap = _largest_gap(mine, truth)
         assert gap < 1e-12, (f"on a fresh step {name} differs from lstm.step_backward by {gap:.1e}"
                              f" (expected below 1e-12)")
+
+
+def check_forecaster(forecaster, lstm_mse):
+    """Rerun the trained `forecaster` (a model of (n, 30, 1) windows -> (n, 1)) on the statement's
+    test windows: its MSE must be the reported `lstm_mse` to 2% (a number that was measured)."""
+    test = _time_series_windows()[3000:]
+    with torch.no_grad():
+        measured = torch.nn.functional.mse_loss(forecaster(test[:, :30, None]),
+                                                test[:, 30:]).item()
+    assert abs(measured - float(lstm_mse)) <= 0.02 * measured, (
+        f"lstm_mse = {float(lstm_mse):.4f}, but forecaster's MSE on the windows that start at "
+        f"value 3000 is {measured:.4f}")
 
 
 def no_squash_reference():
