@@ -220,23 +220,23 @@ def _count(d, h, layers):
 
 
 def test_stacked_count_visible_and_at_sizes_too_large_to_build():
-    checks.check_stacked_count(_count)
-    checks.check_stacked_count_formula(_count)
+    checks.check_gru_stacked_count(_count)
+    checks.check_gru_stacked_count_formula(_count)
     one_direction = lambda d, h, layers: _count(d, h, layers) // 2   # noqa: E731
-    _fails("torch.nn.GRU stores", checks.check_stacked_count, one_direction)
+    _fails("torch.nn.GRU stores", checks.check_gru_stacked_count, one_direction)
     d_not_2h = lambda d, h, layers: 2 * 3 * (d * h + h * h + 2 * h) * layers  # noqa: E731
-    _fails(r"stacked_count\(100, 100, 2\)", checks.check_stacked_count, d_not_2h)
+    _fails(r"stacked_count\(100, 100, 2\)", checks.check_gru_stacked_count, d_not_2h)
     # typed in for the visible sizes only: the hidden sizes catch it
     table = {(100, 100, 2): _count(100, 100, 2), (7, 5, 1): _count(7, 5, 1),
              (3, 8, 3): _count(3, 8, 3)}
-    checks.check_stacked_count(lambda *size: table[size])
+    checks.check_gru_stacked_count(lambda *size: table[size])
     with pytest.raises(KeyError):
-        checks.check_stacked_count_formula(lambda *size: table[size])
+        checks.check_gru_stacked_count_formula(lambda *size: table[size])
 
 
 def test_checkers_leave_the_global_random_state_alone():
     state = torch.get_rng_state()
-    checks.check_stacked_count(_count)
+    checks.check_gru_stacked_count(_count)
     checks.check_step_forward(_step_forward, *checks.fresh_step(1))
     model, X, H0 = checks.fresh_gru64(1)
     checks.check_one_gate(_only_reset, _only_update, model, X, H0)
