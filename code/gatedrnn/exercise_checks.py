@@ -13,11 +13,8 @@ from gatedrnn import bptt, diagnostics, init, lstm, tasks
 from gatedrnn.lstm import LSTM
 
 # --- rnn_bptt ------------------------------------------------------------------------------------
-# (The rnn_* checkers import inside their functions, so that the pages' sections of this file
-# never edit the same lines.)
 
 def _float64(*shape, generator, scale=1.0):
-    import torch
     return torch.randn(*shape, generator=generator, dtype=torch.float64) * scale
 
 
@@ -26,7 +23,6 @@ def relu_network(seed, sizes=None):
     ``relu_bptt``: X (T, n, d), Y (T, n, q), H0 (n, h), W_xh (d, h), W_hh (h, h), b_xh and
     b_hh (h,), W_hq (h, q), b_q (q,), all float64. The sizes (T, n, d, h, q) depend on the seed
     unless given."""
-    import torch
     generator = torch.Generator().manual_seed(seed)
     if sizes is None:
         sizes = [int(v) for v in torch.randint(2, 8, (5,), generator=generator)]
@@ -41,7 +37,6 @@ def relu_network(seed, sizes=None):
 
 
 def _relu_loss(X, Y, H0, W_xh, W_hh, b_xh, b_hh, W_hq, b_q):
-    import torch
     # L = 1/2 sum_t ||H_t W_hq + b_q - Y_t||^2, H_t = relu(X_t W_xh + b_xh + H_{t-1} W_hh + b_hh)
     H, loss = H0, 0.0
     for t in range(X.shape[0]):
@@ -55,7 +50,6 @@ class _GraphWatch:
     function that computes its gradients by hand records none."""
 
     def __enter__(self):
-        import torch
         self.saved = 0
 
         def pack(tensor):
@@ -84,7 +78,6 @@ def check_relu_bptt(relu_bptt, network, *, tolerance=1e-8):
     the gradients of L = 1/2 sum_t ||H_t W_hq + b_q - Y_t||^2 for the relu network, by hand: no
     autograd inside, and equal to autograd's to `tolerance` relative to the largest entry.
     `network` is a dict of the arguments (the page's, or `relu_network(seed)`)."""
-    import torch
     args = [network[key].detach().clone() for key in
             ("X", "Y", "H0", "W_xh", "W_hh", "b_xh", "b_hh", "W_hq", "b_q")]
     with _GraphWatch() as watch:
@@ -112,7 +105,6 @@ def check_relu_bptt(relu_bptt, network, *, tolerance=1e-8):
 
 def _jacobian_norms_reference(inputs, W_xh, W_hh):
     """The spectral norms of dH_t/dH_{t-1} along the trajectory, t = 1..T, by autograd."""
-    import torch
     H, norms = torch.zeros(1, W_hh.shape[0], dtype=W_hh.dtype), []
     for x in inputs:
         def step(previous, x=x):
@@ -128,7 +120,6 @@ def check_jacobian_norms(jacobian_norms_along, inputs, W_xh, W_hh, *, tolerance=
     """jacobian_norms_along(inputs (T, 1, d), W_xh (d, h), W_hh (h, h)) -> the T spectral norms of
     the step Jacobians diag(1 - h_t^2) W_hh^T of the tanh network (zero biases, H_0 = 0), equal
     to autograd's Jacobians' norms to `tolerance` (relative)."""
-    import torch
     inputs, W_xh, W_hh = (a.detach().to(torch.float64) for a in (inputs, W_xh, W_hh))
     got = _call_student("jacobian_norms_along", jacobian_norms_along,
                         inputs.clone(), W_xh.clone(), W_hh.clone())
@@ -147,7 +138,6 @@ def check_jacobian_norms(jacobian_norms_along, inputs, W_xh, W_hh, *, tolerance=
 def jacobian_network(seed, steps=12, d=3, h=7):
     """Fresh (inputs, W_xh, W_hh) for `check_jacobian_norms`: a non-normal Gaussian W_hh, so
     that a transposed Jacobian has another norm."""
-    import torch
     generator = torch.Generator().manual_seed(seed)
     return (_float64(steps, 1, d, generator=generator), _float64(d, h, generator=generator),
             _float64(h, h, generator=generator, scale=1.2 / h ** 0.5))
@@ -156,7 +146,6 @@ def jacobian_network(seed, steps=12, d=3, h=7):
 def check_power_iteration(ratio, gap_rate, eigenvalues):
     """ratio = |lambda_2 / lambda_1| of `eigenvalues` (to 1e-9); gap_rate, the measured per-step
     factor of 1 - |cos|, within 0.03 of ratio^2."""
-    import torch
     moduli = sorted((abs(complex(v)) for v in torch.as_tensor(eigenvalues).tolist()), reverse=True)
     expected = moduli[1] / moduli[0]
     assert abs(float(ratio) - expected) < 1e-9, (
@@ -194,7 +183,6 @@ def check_random_matrix_norms(norm_ratios, after_100):
 
 def jordan_cases(seed, count=5):
     """Fresh (k, lam, a) triples for `check_jordan_power`."""
-    import torch
     generator = torch.Generator().manual_seed(seed)
     return [(int(torch.randint(0, 40, (1,), generator=generator)),
              float(torch.rand(1, generator=generator) * 0.98 + 0.01),
@@ -204,7 +192,6 @@ def jordan_cases(seed, count=5):
 def check_jordan_power(jordan_power, cases):
     """jordan_power(k, lam, a) -> J^k as a 2 x 2 float64 tensor, for J = [[lam, a], [0, lam]],
     equal to the matrix power to 1e-9 relative on every (k, lam, a) of `cases`."""
-    import torch
     for k, lam, a in cases:
         J = torch.tensor([[lam, a], [0.0, lam]], dtype=torch.float64)
         expected = torch.linalg.matrix_power(J, k)
@@ -221,7 +208,6 @@ def check_jordan_power(jordan_power, cases):
 def check_jordan_peak(peak_k, peak_value, lam=0.9, a=2.0):
     """peak_k: the power at which k a lam^(k-1) is largest (either of two tied whole numbers, or
     the real maximiser -1/ln lam); peak_value: that largest entry, within 2%."""
-    import math
     best = max(range(200), key=lambda k: k * a * lam ** (k - 1))
     tied = {k for k in (best - 1, best + 1)
             if math.isclose(k * lam ** (k - 1), best * lam ** (best - 1))}
@@ -238,7 +224,6 @@ def check_jordan_peak(peak_k, peak_value, lam=0.9, a=2.0):
 # --- rnn_training --------------------------------------------------------------------------------
 
 def _flat_gradient(parameters):
-    import torch
     return torch.cat([p.grad.detach().flatten().to(torch.float64) for p in parameters])
 
 
@@ -250,7 +235,6 @@ def check_clip_by_value(gradients_of, theta, cosine_by_value, cosine_by_norm):
     """gradients_of(1) returns parameters with fresh gradients (the page's small RNN). theta must
     change some entries; cosine_by_value must be the cosine between the original gradient and
     the one clipped by value at theta (to 1e-6), below 1; cosine_by_norm must be 1 (to 1e-6)."""
-    import torch
     with torch.random.fork_rng(devices=[]):    # gradients_of seeds torch's global generator
         original = _flat_gradient(gradients_of(1))
     largest = float(original.abs().max())
@@ -271,7 +255,6 @@ def check_logged_norms(norms_before, fraction_clipped, first_norm, threshold=1.0
     """norms_before: the `steps` global gradient norms logged before clipping; the first equals
     `first_norm` (the norm of the specified model on the first batch, to 1e-4 relative), some
     exceed the threshold, and fraction_clipped is the share above it."""
-    import torch
     norms = torch.as_tensor([float(v) for v in norms_before], dtype=torch.float64)
     assert len(norms) == steps, f"expected {steps} logged norms, got {len(norms)}"
     assert bool(torch.isfinite(norms).all() and (norms > 0).all()), (
@@ -294,7 +277,6 @@ def first_logged_norm(data, order, batch_size=32, hidden=32, seed=0):
     `gatedrnn.RNN` under `gatedrnn.SequenceModel`, built after torch.manual_seed(seed)) on the
     first batch, order[:batch_size] of `data`, for the MSE loss. Leaves the global random state
     as it was."""
-    import torch
     import torch.nn.functional as F
 
     from gatedrnn.models import SequenceModel
@@ -313,7 +295,6 @@ def check_logged_norms_rerun(norms_before, data, order, *, steps=100, batch_size
     """Rerun the exercise's training loop (the model built after torch.manual_seed(seed), SGD,
     step i on order[batch_size i : batch_size (i + 1)], clipping at `threshold`) and compare
     every logged norm with norms_before, to 1e-4 relative. Leaves the global random state alone."""
-    import torch
     import torch.nn.functional as F
 
     from gatedrnn.models import SequenceModel
@@ -366,7 +347,6 @@ def longest_t_wall(hidden, seed, grid=LONGEST_T_GRID, steps=300):
     """The exercise's measurement for one width and seed: the largest length of `grid` solved
     before the first unsolved one (None if not even the first). Leaves the global random state
     alone."""
-    import torch
     import torch.nn.functional as F
 
     from gatedrnn.models import SequenceModel
