@@ -294,6 +294,18 @@ def truncation_errors(rescale=True):
     return errors
 
 
+def test_truncation_rerun_recomputes_the_first_draws():
+    torch.manual_seed(3)
+    layer = gatedrnn.RNN(1, 4, batch_first=True, dtype=torch.float64)
+    sequence = torch.randn(1, 6, 1, dtype=torch.float64)
+    errors = truncation_errors()
+    state = torch.get_rng_state()
+    checks.check_truncation_average_rerun(errors, layer, sequence)
+    assert torch.equal(state, torch.get_rng_state())
+    with pytest.raises(AssertionError, match="specified draws"):   # typed in, not measured
+        checks.check_truncation_average_rerun({**errors, 10: 0.08}, layer, sequence)
+
+
 def test_truncation_check_passes_the_unbiased_average_and_fails_a_biased_one():
     checks.check_truncation_average(truncation_errors())
     with pytest.raises(AssertionError, match="biased"):
@@ -309,7 +321,7 @@ EXERCISES = {"rnn_bptt": ("rnn-relu-backward", "rnn-bound-tightness", "rnn-power
              "rnn_training": ("rnn-other-remedies", "rnn-log-grad-norm", "rnn-longest-t",
                               "rnn-artbp-unbiased")}
 HIDDEN = {"rnn-relu-backward", "rnn-bound-tightness", "rnn-non-normal", "rnn-log-grad-norm",
-          "rnn-longest-t"}
+          "rnn-longest-t", "rnn-artbp-unbiased"}
 
 
 @pytest.mark.parametrize("page", EXERCISES)

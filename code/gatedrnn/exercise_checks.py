@@ -392,6 +392,29 @@ def check_truncation_average(errors):
         "levels off instead")
 
 
+
+def check_truncation_average_rerun(errors, layer, sequence, *, draws=10, cut_probability=0.5,
+                                   seed=0):
+    """Recompute the exercise's average of the first `draws` randomized-truncation gradients of
+    layer.weight_hh_l0 (loss: the squared norm of the last output; factors from a generator
+    seeded `seed`) and compare its relative distance to the full gradient with errors[draws], to
+    1e-6 relative."""
+    from gatedrnn import truncation
+
+    def gradient(factors):
+        output, _ = truncation.run_truncated(layer, sequence, factors)
+        return torch.autograd.grad(output[0, -1].pow(2).sum(), layer.weight_hh_l0)[0]
+
+    steps = sequence.shape[1]
+    generator = torch.Generator().manual_seed(seed)
+    full = gradient([1.0] * steps)
+    total = sum(gradient(truncation.truncation_factors(steps, cut_probability=cut_probability,
+                                                       generator=generator))
+                for _ in range(draws))
+    expected = float((total / draws - full).norm() / full.norm())
+    assert abs(float(errors[draws]) / expected - 1) < 1e-6, (
+        f"errors[{draws}] = {float(errors[draws]):.6f}: the specified draws give {expected:.6f}")
+
 # --- lstm ----------------------------------------------------------------------------------------
 
 
