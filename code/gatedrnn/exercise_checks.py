@@ -415,6 +415,7 @@ def check_truncation_average_rerun(errors, layer, sequence, *, draws=10, cut_pro
     assert abs(float(errors[draws]) / expected - 1) < 1e-6, (
         f"errors[{draws}] = {float(errors[draws]):.6f}: the specified draws give {expected:.6f}")
 
+
 # --- lstm ----------------------------------------------------------------------------------------
 
 
