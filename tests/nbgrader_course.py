@@ -12,6 +12,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent           # nbgrader shells out to alembic from here
 
+# The chapter pages whose exercises follow the exercise convention (the instructor guide): every
+# test of the chapters' exercises (tests/test_nbgrader_chapters.py,
+# tests/test_exercise_consistency.py) runs on these. A page joins when its exercises are final.
+CHAPTER_PAGES = ("gru_quickstart", "gru", "gru_gates", "gru_wild", "lstm")
+# The pages whose check cells nbgrader autogrades in the tests (solutions full points, the release
+# 0): as few as prove that checks grade, since autograde executes each page twice.
+AUTOGRADED_PAGES = ("gru_quickstart",)
+
 
 def nbgrader_env(root):
     return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",

@@ -8,6 +8,8 @@ import pytest
 
 from gatedrnn.exercises import solution_regions
 from gatedrnn.student import (
+    STUB_TAG,
+    strip_hidden_tests,
     stub_code,
     student_notebook,
     write_student_copies,
@@ -47,6 +49,14 @@ def test_book_notebooks_become_student_copies_without_solutions(tmp_path):
         outside = "\n".join(cell.source for cell in original.cells
                             if id(cell) not in solution_cells)
         assert "{solution-start}" not in student_text and "{solution-end}" not in student_text
+        assert "HIDDEN TESTS" not in student_text
+        # a hidden test's line may stay only where it also stands outside every hidden region
+        visible = {line.strip() for cell in original.cells
+                   for line in strip_hidden_tests(cell.source).splitlines()}
+        student_lines = {line.strip() for line in student_text.splitlines()}
+        for line in _hidden_lines("\n".join(cell.source for cell in original.cells)):
+            if line not in visible:
+                assert line not in student_lines, f"{relative}: a hidden test shows: {line!r}"
         for label, cells in solutions.items():
             assert cells, f"{relative}: the solution to {label} is empty"
             for cell in cells:
@@ -124,3 +134,68 @@ def test_command_line(tmp_path):
     same = subprocess.run([sys.executable, "-m", "gatedrnn.student", str(BOOK), str(BOOK)],
                           capture_output=True, text=True, check=False)
     assert same.returncode == 2 and "OUT_DIR must differ" in same.stderr
+
+
+def _hidden_lines(source):
+    lines, inside = [], False
+    for line in source.splitlines():
+        if "BEGIN HIDDEN TESTS" in line:
+            inside = True
+        elif "END HIDDEN TESTS" in line:
+            inside = False
+        elif inside and line.strip():
+            lines.append(line.strip())
+    return lines
+
+
+def _check_cell(source, grade_id="ex-a-check"):
+    cell = nbformat.v4.new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True,
+                                 "grade_id": grade_id, "points": 1, "schema_version": 3}
+    return cell
+
+
+def test_check_cells_stay_without_their_hidden_tests():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    check = _check_cell("# Self-check: the square\n"
+                        "assert f(3) == 9, f'f(3) = {f(3)}: expected 9'\n"
+                        "### BEGIN HIDDEN TESTS\n"
+                        "assert f(-5) == 25  # fresh input\n"
+                        "### END HIDDEN TESTS\n"
+                        "print('self-check passed: f(3) = 9')")
+    notebook = _notebook(md("```{exercise} E\n:label: ex-a\nSquare.\n```"),
+                         md("```{solution-start} ex-a\n:class: dropdown\n```"),
+                         code("def f(x):\n    ### BEGIN SOLUTION\n    return x * x\n"
+                              "    ### END SOLUTION"),
+                         md("```{solution-end}\n```"), check)
+    student, removed = student_notebook(notebook)
+    copied = student.cells[-1]
+    assert removed == 1
+    assert copied.source == ("# Self-check: the square\n"
+                             "assert f(3) == 9, f'f(3) = {f(3)}: expected 9'\n"
+                             "print('self-check passed: f(3) = 9')")
+    # a check fails until the exercise is solved; the copy must still run top to bottom
+    assert copied.metadata["tags"] == [STUB_TAG]
+    assert copied.metadata["nbgrader"]["grade_id"] == "ex-a-check"
+    assert "HIDDEN" in check.source and "tags" not in check.metadata  # the source is untouched
+
+
+def test_hidden_tests_are_stripped_as_nbgrader_does():
+    source = "a = 1\n    ### BEGIN HIDDEN TESTS\n    b = 2\n    ### END HIDDEN TESTS\nc = 3"
+    assert strip_hidden_tests(source) == "a = 1\nc = 3"
+    from nbgrader.preprocessors import ClearHiddenTests
+    cell = _check_cell(source)
+    ClearHiddenTests()._remove_hidden_test_region(cell)
+    assert cell.source == strip_hidden_tests(source)
+
+
+@pytest.mark.parametrize("source, fragment", [
+    ("### BEGIN HIDDEN TESTS\nx = 1", "without 'END HIDDEN TESTS'"),
+    ("### END HIDDEN TESTS", "without 'BEGIN HIDDEN TESTS'"),
+    ("### BEGIN HIDDEN TESTS\n### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS", "inside another"),
+])
+def test_unbalanced_hidden_test_markers_are_reported(source, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        strip_hidden_tests(source)
+    with pytest.raises(ValueError, match=fragment):
+        student_notebook(_notebook(_check_cell(source)))

@@ -23,6 +23,13 @@ without markers is all answer. Lines starting with ``# Hint:`` stay in the stub.
 anywhere else with nbgrader's markers are stubbed the same way, so the notebooks also drop
 into nbgrader. Stub cells carry the tag ``raises-exception``, so a student copy still runs top
 to bottom (Jupyter Book and nbval treat the error as expected).
+
+Self-check cells (code cells with nbgrader's grade-cell metadata, ``"grade": true, "solution":
+false``, such as each exercise's ``<label>-check`` cell after its ``{solution-end}`` and the labs'
+test cells) stay, so students check their own answers; like nbgrader's release, the copy drops
+the lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` (markers included) from
+every cell it keeps. A check cell also gets the tag ``raises-exception``: before the exercise is
+solved it fails, and the copy must still run top to bottom.
 """
 import argparse
 import re
@@ -35,9 +42,39 @@ SOLUTION_START = re.compile(r"^\s*(```+|:::+)\s*\{solution-start\}\s*(\S+)?", re
 SOLUTION_END = re.compile(r"^\s*(```+|:::+)\s*\{solution-end\}", re.MULTILINE)
 SOLUTION_WHOLE = re.compile(r"^\s*(```+|:::+)\s*\{solution\}", re.MULTILINE)
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+# nbgrader's delimiters (ClearHiddenTests matches them anywhere in a line, as here)
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 HINT = re.compile(r"^\s*#\s*Hint:", re.IGNORECASE)
 STUB_TAG = "raises-exception"
 ANSWER_TAG = "written-answer"
+
+
+def strip_hidden_tests(source):
+    """`source` without its hidden-test regions: every line from one containing
+    ``BEGIN HIDDEN TESTS`` to the next containing ``END HIDDEN TESTS``, both included (what
+    nbgrader's ClearHiddenTests does)."""
+    kept, inside = [], False
+    for number, line in enumerate(source.split("\n"), 1):
+        if HIDDEN_BEGIN in line:
+            if inside:
+                raise ValueError(f"line {number}: '{HIDDEN_BEGIN}' inside another hidden-test "
+                                 "region")
+            inside = True
+        elif HIDDEN_END in line:
+            if not inside:
+                raise ValueError(f"line {number}: '{HIDDEN_END}' without '{HIDDEN_BEGIN}'")
+            inside = False
+        elif not inside:
+            kept.append(line)
+    if inside:
+        raise ValueError(f"'{HIDDEN_BEGIN}' without '{HIDDEN_END}'")
+    return "\n".join(kept)
+
+
+def is_check_cell(cell):
+    """True for a code cell that nbgrader grades as a test: a self-check (or a lab's test)."""
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def _stub_lines(label, hints, indent=""):
@@ -116,8 +153,15 @@ def student_notebook(notebook):
             removed += 1
         else:
             copy = nbformat.from_dict(dict(cell))
+            try:
+                copy.source = strip_hidden_tests(copy.source)
+            except ValueError as error:
+                raise ValueError(f"{where}: {error}") from None
             if copy.cell_type == "code":
                 copy.outputs, copy.execution_count = [], None
+            if is_check_cell(copy):
+                tags = copy.metadata.get("tags", [])
+                copy.metadata["tags"] = tags + [STUB_TAG] * (STUB_TAG not in tags)
             cells.append(copy)
     if in_solution:
         raise ValueError(f"solution to {label} has no solution-end")
