@@ -355,8 +355,10 @@ def _cheater(bidirectional=True, seed=0):
 
 def test_bidirectional_accepts_the_official_answer():
     cheater, bits, valid, size = _cheater()
+    state = torch.get_rng_state()
     exercise_checks.check_bidirectional_cheats(cheater, bits, valid, vocab_size=size, hidden=8,
                                                one_way_bits=[3 * bits, 4 * bits])
+    assert torch.equal(state, torch.get_rng_state()), "the checker moved the caller's seed"
 
 
 def test_bidirectional_fails_on_wrong_answers():

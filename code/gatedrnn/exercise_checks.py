@@ -225,13 +225,16 @@ def check_bidirectional_cheats(cheater, cheater_bits, valid, *, vocab_size, hidd
     """cmp-bidirectional-cheats: `cheater` (a race.run_language_model result) is a seed-0
     bidirectional GRU whose weights score `cheater_bits` on `valid`, far below (less than half
     of) every one-directional GRU in `one_way_bits`."""
+    import torch
+
     from .metrics import bits_per_character
     from .race import build_language_model
 
     if cheater.get("kind") != "GRU" or cheater.get("seed") != 0:
         raise AssertionError(f"cheater: expected the seed-0 GRU, got kind {cheater.get('kind')!r},"
                              f" seed {cheater.get('seed')!r}")
-    model = build_language_model("GRU", vocab_size, hidden, bidirectional=True)
+    with torch.random.fork_rng():             # it seeds the global generator: keep the caller's
+        model = build_language_model("GRU", vocab_size, hidden, bidirectional=True)
     try:
         model.load_state_dict(cheater["state_dict"])
     except RuntimeError as error:
