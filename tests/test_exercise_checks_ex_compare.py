@@ -377,3 +377,53 @@ def test_bidirectional_fails_on_wrong_answers():
     with pytest.raises(AssertionError, match="seed-0"):
         exercise_checks.check_bidirectional_cheats(other_seed, bits, valid, vocab_size=size,
                                                    hidden=8, one_way_bits=[3 * bits])
+
+
+# ----------------------------------------------------------------------------- the cells themselves
+
+def _check_source(page, label):
+    notebook = nbformat.read(BOOK / f"{page}.ipynb", as_version=4)
+    return next(c.source for c in notebook.cells if c.get("id") == f"{label}-check")
+
+
+@pytest.mark.parametrize("page, label", [(page, label) for page, labels in LABELS.items()
+                                         for label in labels])
+def test_check_cells_fail_on_the_unanswered_release(page, label):
+    # the stub raises before assigning anything the check reads
+    namespace = {"exercise_checks": exercise_checks, "race": race, "gatedrnn": gatedrnn,
+                 "FULL_RUN": False}
+    with pytest.raises(NameError):
+        exec(_check_source(page, label), namespace)
+
+
+class _Passing:
+    """exercise_checks with every checker passing: only the cell's own assertions run."""
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def test_fair_race_hidden_test_fails_on_a_wrong_grid_count(capsys):
+    source = _check_source("compare_memory", "cmp-fair-race")
+    namespace = dict(exercise_checks=_Passing(), lstm_by_lr={}, validation={}, chosen=3e-2,
+                     chosen_test_recall=0.5, copying={("LSTM",): []}, KINDS=race.KINDS,
+                     SEEDS=list(range(5)))
+    exec(source, dict(namespace, grid_runs=90))
+    assert "self-check passed" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="grid_runs = 45"):   # counted for one task only
+        exec(source, dict(namespace, grid_runs=45))
+
+
+def test_beat_ngram_hidden_test_fails_on_typed_in_numbers(capsys):
+    source = _check_source("compare_real", "cmp-beat-ngram")
+
+    class Race:                                   # the recount, stood in for
+        @staticmethod
+        def ngram_bits_per_character(train, valid, order):
+            return 3.4641
+
+    namespace = dict(exercise_checks=_Passing(), race=Race, train_pairs=None, valid_pairs=None,
+                     ngram_bits=PAGE_ORDERS)
+    exec(source, dict(namespace, many_orders=PAGE_ORDERS | {6: 3.4641, 7: 3.607}))
+    assert "self-check passed" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match=r"many_orders\[6\]"):  # the site's rounded 3.464
+        exec(source, dict(namespace, many_orders=PAGE_ORDERS | {6: 3.464, 7: 3.607}))
