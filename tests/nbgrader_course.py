@@ -15,7 +15,7 @@ BIN = Path(sys.executable).parent           # nbgrader shells out to alembic fro
 # The chapter pages whose exercises follow the exercise convention (the instructor guide): every
 # test of the chapters' exercises (tests/test_nbgrader_chapters.py,
 # tests/test_exercise_consistency.py) runs on these. A page joins when its exercises are final.
-CHAPTER_PAGES = ("gru_quickstart", "gru", "gru_gates", "gru_wild", "lstm")
+CHAPTER_PAGES = ("gru_quickstart", "gru", "gru_gates", "gru_wild", "lstm", "questions")
 # The pages whose check cells nbgrader autogrades in the tests (solutions full points, the release
 # 0): as few as prove that checks grade, since autograde executes each page twice.
 AUTOGRADED_PAGES = ("gru_quickstart",)

@@ -5,7 +5,12 @@ a value in an accepted range, or, where a student could pass by copying autograd
 function rerun on fresh data against a reference. Each checker raises AssertionError with a message
 that says what was expected and what came in, and returns nothing on success.
 """
+import math
 
+import torch
+
+from gatedrnn import bptt, diagnostics, init, lstm, tasks
+from gatedrnn.lstm import LSTM
 
 # --- rnn_bptt ------------------------------------------------------------------------------------
 
@@ -18,9 +23,623 @@ that says what was expected and what came in, and returns nothing on success.
 # --- lstm ----------------------------------------------------------------------------------------
 
 
+def _fresh(seed):
+    """A float64 standard-normal sampler on its own generator: checks never touch the page's
+    random state."""
+    generator = torch.Generator().manual_seed(seed)
+    return lambda *shape: torch.randn(*shape, generator=generator, dtype=torch.float64)
+
+
+def _largest_gap(got, expected):
+    return (torch.as_tensor(got, dtype=torch.float64)
+            - torch.as_tensor(expected, dtype=torch.float64)).abs().max().item()
+
+
+def _vector(values, name):
+    """A list of numbers or of 0-d tensors, or a tensor, as a float64 vector."""
+    if isinstance(values, torch.Tensor):
+        return values.detach().to(torch.float64).reshape(-1)
+    try:
+        return torch.tensor([float(value) for value in values], dtype=torch.float64)
+    except TypeError:
+        raise AssertionError(f"{name}: expected a tensor or a list of numbers, got "
+                             f"{type(values).__name__}") from None
+
+
+def reference_peephole_step(gates_x, state_prev, weight_hh, bias_hh, w_ci, w_cf, w_co):
+    """Gers and Schmidhuber's peephole step in `lstm.step_forward`'s layout: (H_t, C_t, F_t)."""
+    h_prev, c_prev = state_prev
+    h = h_prev.shape[1]
+    gates = gates_x + h_prev @ weight_hh.T + bias_hh
+    input_gate = torch.sigmoid(gates[:, :h] + c_prev * w_ci)
+    forget_gate = torch.sigmoid(gates[:, h:2 * h] + c_prev * w_cf)
+    c_next = forget_gate * c_prev + input_gate * torch.tanh(gates[:, 2 * h:3 * h])
+    output_gate = torch.sigmoid(gates[:, 3 * h:] + c_next * w_co)
+    return output_gate * torch.tanh(c_next), c_next, forget_gate
+
+
+def check_peephole_step(peephole_step, seed=1048):
+    """Rerun `peephole_step(gates_x, (H_prev, C_prev), weight_hh, bias_hh, w_ci, w_cf, w_co)
+    -> (H_t, C_t, F_t)` on fresh float64 data (n = 2, h = 5, nonzero biases): with zero
+    peepholes it must give `lstm.step_forward`'s (H_t, C_t), with random peepholes the peephole
+    cell (C_{t-1} in the input and forget gates, C_t in the output gate), to 1e-12."""
+    draw = _fresh(seed)
+    n, h = 2, 5
+    gates_x, h_prev, c_prev = draw(n, 4 * h), draw(n, h).tanh(), 2 * draw(n, h)
+    weight_hh, bias_hh = draw(4 * h, h), draw(4 * h)
+    zero = torch.zeros(h, dtype=torch.float64)
+    (h_ref, c_ref), _ = lstm.step_forward(gates_x, (h_prev, c_prev), weight_hh, bias_hh)
+    got = peephole_step(gates_x, (h_prev, c_prev), weight_hh, bias_hh, zero, zero, zero)
+    if not isinstance(got, tuple) or len(got) != 3:
+        raise AssertionError("peephole_step must return the tuple (H_t, C_t, F_t), got "
+                             f"{type(got).__name__}")
+    gap = max(_largest_gap(got[0], h_ref), _largest_gap(got[1], c_ref))
+    assert gap < 1e-12, (f"with zero peepholes expected lstm.step_forward's (H_t, C_t) on fresh "
+                         f"data, got a difference of {gap:.1e}")
+    peepholes = [draw(h) for _ in range(3)]
+    expected = reference_peephole_step(gates_x, (h_prev, c_prev), weight_hh, bias_hh, *peepholes)
+    got = peephole_step(gates_x, (h_prev, c_prev), weight_hh, bias_hh, *peepholes)
+    for name, mine, truth in zip(("H_t", "C_t", "F_t"), got, expected):
+        gap = _largest_gap(mine, truth)
+        assert gap < 1e-12, (
+            f"with nonzero peepholes {name} differs from the peephole cell by {gap:.1e} on fresh "
+            f"data (expected below 1e-12): C_(t-1) enters the input and forget gates, the new "
+            f"C_t the output gate")
+
+
+def check_cifg_gate_sum(cifg, seed=1053):
+    """Run the tied `gatedrnn.LSTM` `cifg` (one layer) on fresh inputs and start states: I_t + F_t
+    must be 1 to 1e-12 at every step and unit, and the forget gate must not be constant (a layer
+    whose two blocks are zero also gives 1/2 + 1/2)."""
+    draw = _fresh(seed)
+    weights = [weight.detach().to(torch.float64) for weight in cifg.layer_weights(0)]
+    d, h = weights[0].shape[1], weights[1].shape[1]
+    start = (draw(4, h).tanh(), draw(4, h))
+    with torch.no_grad():
+        _, _, caches = bptt.run_sequence(lstm.step_forward, 2 * draw(25, 4, d), start, *weights)
+    gate_sum = torch.stack([cache.input_gate + cache.forget_gate for cache in caches])
+    gap = (gate_sum - 1).abs().max().item()
+    assert gap < 1e-12, (f"on fresh inputs I_t + F_t should be 1 to 1e-12 at every step, but it "
+                         f"is off by up to {gap:.1e}: is every input-block parameter tied?")
+    spread = torch.stack([cache.forget_gate for cache in caches]).std().item()
+    assert spread > 1e-3, (f"the forget gate hardly varies (standard deviation {spread:.1e}): "
+                           f"copy the forget block, negated, into the input block instead of "
+                           f"zeroing both")
+
+
+def check_output_gate_pinned(without_output_gate, seed=1058, steps=3):
+    """`without_output_gate(seed)` returns a model holding a one-layer LSTM whose output gate is
+    pinned to 1: after `steps` Adam steps (lr 1e-2) on fresh adding-problem data its output rows
+    must still be 0 (weights) with a bias sum of at least 15 (sigma >= 1 - 3e-7), while the
+    other rows trained."""
+    with torch.random.fork_rng():           # make_model seeds the global generator
+        _check_output_gate_pinned(without_output_gate, seed, steps)
+
+
+def _check_output_gate_pinned(without_output_gate, seed, steps):
+    model = without_output_gate(seed)
+    layer = next((m for m in model.modules() if hasattr(m, "weight_ih_l0")), None)
+    assert layer is not None, "without_output_gate(seed) returned no model with an LSTM layer"
+    h = layer.hidden_size
+    rows = slice(3 * h, 4 * h)
+
+    def pinned_block():
+        return [layer.weight_ih_l0[rows].detach().clone(),
+                layer.weight_hh_l0[rows].detach().clone(),
+                (layer.bias_ih_l0[rows] + layer.bias_hh_l0[rows]).detach().clone()]
+
+    def check_pinned(when):
+        weight_ih, weight_hh, bias = pinned_block()
+        largest = max(weight_ih.abs().max().item(), weight_hh.abs().max().item())
+        assert largest == 0, (f"{when}: the output gate's weights should be 0, the largest is "
+                              f"{largest:.2e}")
+        assert bias.min().item() >= 15, (f"{when}: the output gate's bias (input + hidden side) "
+                                         f"should be large (at least 15 for sigma = 1 to 3e-7), "
+                                         f"the smallest is {bias.min().item():.3g}")
+
+    check_pinned("before training")
+    before_ih, before_bias = pinned_block()[0], pinned_block()[2]
+    others_before = layer.weight_ih_l0[:3 * h].detach().clone()
+    inputs, targets = tasks.adding_problem(64, 20, seed=seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(model(inputs), targets).backward()
+        optimizer.step()
+    check_pinned(f"after {steps} Adam steps")
+    after_ih, _, after_bias = pinned_block()
+    assert torch.equal(after_ih, before_ih) and torch.equal(after_bias, before_bias), (
+        "the output gate's block moved during training: zero its gradient with a hook on each "
+        "parameter")
+    moved = (layer.weight_ih_l0[:3 * h].detach() - others_before).abs().max().item()
+    assert moved > 0, "the input, forget and candidate rows did not train at all"
+
+
+def check_stacked_count(lstm_stacked_count):
+    """`lstm_stacked_count(d, h, layers)` against `torch.nn.LSTM(d, h, num_layers=layers,
+    bidirectional=True)`'s parameter count on sizes with d != h and up to four layers."""
+    for d, h, layers in ((7, 5, 1), (3, 8, 3), (1, 2, 2), (12, 3, 4)):
+        with torch.random.fork_rng():        # building a layer draws its weights
+            model = torch.nn.LSTM(d, h, num_layers=layers, bidirectional=True)
+        expected = sum(parameter.numel() for parameter in model.parameters())
+        got = lstm_stacked_count(d, h, layers)
+        assert got == expected, (f"lstm_stacked_count({d}, {h}, {layers}) = {got}, torch.nn.LSTM "
+                                 f"has {expected}")
+
+
+def _time_series_windows():
+    """The lstm-time-series statement's windows (float32, (3970, 31): 30 values and the next):
+    x_t = sin(0.2 t) + 0.5 sin(0.05 t) + 0.1 eps_t, t = 0..3999, eps from a Generator seeded 5."""
+    t_axis = torch.arange(4000, dtype=torch.float32)
+    noise = torch.randn(4000, generator=torch.Generator().manual_seed(5))
+    signal = torch.sin(0.2 * t_axis) + 0.5 * torch.sin(0.05 * t_axis) + 0.1 * noise
+    return signal.unfold(0, 31, 1)
+
+
+def time_series_reference():
+    """(naive, linear) held-out MSE of the lstm-time-series exercise's baselines, on the data its
+    statement fixes (`_time_series_windows`): train windows end inside the first 3000 values,
+    test windows start at 3000. linear: least squares on the 30 lags and a constant."""
+    windows = _time_series_windows().double()
+    train, test = windows[:2970], windows[3000:]
+    naive = ((test[:, 29] - test[:, 30]) ** 2).mean().item()
+    design = torch.cat([train[:, :30], torch.ones(len(train), 1, dtype=torch.float64)], dim=1)
+    coefficients = torch.linalg.lstsq(design, train[:, 30:]).solution
+    test_design = torch.cat([test[:, :30], torch.ones(len(test), 1, dtype=torch.float64)], dim=1)
+    linear = ((test_design @ coefficients - test[:, 30:]) ** 2).mean().item()
+    return naive, linear
+
+
+def check_time_series(lstm_mse, linear_mse, naive_mse, noise_floor=0.01):
+    """The three held-out MSEs of lstm-time-series: the naive and linear baselines within 10% of
+    `time_series_reference` (other cuts of the windows, a fit without the constant), the LSTM's
+    between 0.8 times the noise floor (the test set's own noise varies) and the naive forecast."""
+    naive, linear = time_series_reference()
+    for name, got, expected in (("naive_mse", naive_mse, naive),
+                                ("linear_mse", linear_mse, linear)):
+        got = float(got)
+        assert abs(got - expected) <= 0.1 * expected, (
+            f"{name} = {got:.4f}: expected {expected:.4f} within 10% on the statement's data")
+    lstm_mse = float(lstm_mse)
+    assert 0.8 * noise_floor < lstm_mse < naive, (
+        f"lstm_mse = {lstm_mse:.4f}: expected between {0.8 * noise_floor:.4f} (below the noise "
+        f"floor only by the test set's luck) and the naive forecast's {naive:.4f}")
+
+
+def check_step_backward(my_step_backward, seed=1073):
+    """Rerun `my_step_backward(dh_next, dc_next, cache) -> (dA, (dH_prev, dC_prev))` on a fresh
+    float64 step (n = 2, h = 5, nonzero biases, a cell beyond [-1, 1]) against
+    `lstm.step_backward`, to 1e-12. It runs with autograd switched off: the cache holds no graph,
+    so a backward step must be (LB1)-(LB5) written out."""
+    draw = _fresh(seed)
+    n, h = 2, 5
+    _, cache = lstm.step_forward(draw(n, 4 * h), (draw(n, h).tanh(), 2 * draw(n, h)),
+                                 draw(4 * h, h), draw(4 * h))
+    dh_next, dc_next = draw(n, h), draw(n, h)
+    with torch.no_grad():
+        got = my_step_backward(dh_next, dc_next, cache)
+    dgates, (dh_prev, dc_prev) = lstm.step_backward((dh_next, dc_next), cache)[:2]
+    try:
+        mine_dgates, (mine_dh, mine_dc) = got
+    except (TypeError, ValueError):
+        raise AssertionError("my_step_backward must return (dA, (dH_prev, dC_prev)), got "
+                             f"{type(got).__name__}") from None
+    for name, mine, truth in (("dA (n, 4h)", mine_dgates, dgates), ("dH_prev", mine_dh, dh_prev),
+                              ("dC_prev", mine_dc, dc_prev)):
+        assert tuple(mine.shape) == tuple(truth.shape), (
+            f"{name}: expected shape {tuple(truth.shape)}, got {tuple(mine.shape)}")
+        gap = _largest_gap(mine, truth)
+        assert gap < 1e-12, (f"on a fresh step {name} differs from lstm.step_backward by {gap:.1e}"
+                             f" (expected below 1e-12)")
+
+
+def check_forecaster(forecaster, lstm_mse):
+    """Rerun the trained `forecaster` (a model of (n, 30, 1) windows -> (n, 1)) on the statement's
+    test windows: its MSE must be the reported `lstm_mse` to 2% (a number that was measured)."""
+    test = _time_series_windows()[3000:]
+    with torch.no_grad():
+        measured = torch.nn.functional.mse_loss(forecaster(test[:, :30, None]),
+                                                test[:, 30:]).item()
+    assert abs(measured - float(lstm_mse)) <= 0.02 * measured, (
+        f"lstm_mse = {float(lstm_mse):.4f}, but forecaster's MSE on the windows that start at "
+        f"value 3000 is {measured:.4f}")
+
+
+def no_squash_reference():
+    """(kept, plain, squashed) of the lstm-no-squash exercise, as its statement fixes them:
+    kept maps step k to the value of c <- tanh(c) after k steps from 0.9; plain and squashed are
+    the mean ||dL/dC_t|| over 64 adding-problem sequences (T = 100, seed 3) at distances 0..99
+    (distance 0 first) for `gatedrnn.LSTM(2, 32)` in float64 drawn after torch.manual_seed(2),
+    forget bias 3, dL/dH_T drawn from a Generator seeded 4 and normalised per sequence: the cell
+    as it is (`lstm_state_gradients`) and squashed by tanh (autograd)."""
+    value, kept = 0.9, {}
+    for step in range(1, 101):
+        value = math.tanh(value)
+        kept[step] = value
+    inputs, _ = tasks.adding_problem(64, 100, seed=3, dtype=torch.float64)
+    x = inputs.transpose(0, 1)
+    direction = torch.randn(64, 32, dtype=torch.float64,
+                            generator=torch.Generator().manual_seed(4))
+    direction /= direction.norm(dim=1, keepdim=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(2)
+        layer = init.set_forget_bias(LSTM(2, 32, dtype=torch.float64), 3.0)
+    weight_ih, weight_hh, bias_ih, bias_hh = (p.detach() for p in layer.layer_weights(0))
+    zeros = torch.zeros(64, 32, dtype=torch.float64)
+    with torch.no_grad():
+        _, _, caches = bptt.run_sequence(lstm.step_forward, x, (zeros, zeros), weight_ih,
+                                         weight_hh, bias_ih, bias_hh)
+    plain = diagnostics.mean_norms(diagnostics.lstm_state_gradients(caches, direction)[1])[:-1]
+    h_t, c_t = zeros.clone().requires_grad_(True), zeros.clone().requires_grad_(True)
+    cells = []
+    with torch.enable_grad():
+        for x_t in x:
+            gates = x_t @ weight_ih.T + bias_ih + h_t @ weight_hh.T + bias_hh
+            input_gate, forget_gate, output_gate = (torch.sigmoid(gates[:, k * 32:(k + 1) * 32])
+                                                    for k in (0, 1, 3))
+            c_t = torch.tanh(forget_gate * c_t + input_gate * torch.tanh(gates[:, 64:96]))
+            c_t.retain_grad()
+            cells.append(c_t)
+            h_t = output_gate * torch.tanh(c_t)
+        (h_t * direction).sum().backward()
+    squashed = torch.stack([cell.grad.norm(dim=1).mean() for cell in reversed(cells)])
+    return kept, plain, squashed
+
+
+def check_no_squash(kept, plain_norms, squashed_norms):
+    """`kept[10]`, `kept[100]` (a stored 0.9 under c <- tanh(c)) to 1e-6, and the two curves of
+    mean ||dL/dC_t|| against distance 0..99 to a relative 1e-6 of the setup the statement fixes
+    (see `no_squash_reference`)."""
+    reference_kept, plain, squashed = no_squash_reference()
+    for step in (10, 100):
+        assert step in kept, f"kept should map steps to values, with an entry for step {step}"
+        got = float(kept[step])
+        assert abs(got - reference_kept[step]) < 1e-6, (
+            f"kept[{step}]: expected {reference_kept[step]:.6f}, got {got:.6f}")
+    for name, got, expected in (("plain_norms", plain_norms, plain),
+                                ("squashed_norms", squashed_norms, squashed)):
+        got = _vector(got, name)
+        assert got.shape == expected.shape, (
+            f"{name} should hold the mean norm at distances 0..99 ({len(expected)} values, "
+            f"distance 0 first), got {got.numel()}")
+        relative = ((got - expected).abs() / expected).max().item()
+        assert relative < 1e-6, (
+            f"{name} differs from the statement's setup by up to {relative:.1e} (relative; "
+            f"expected below 1e-6): distance 0 first, dL/dC_t of the cell itself")
+
 
 # --- gru_quickstart, gru, gru_gates, gru_wild ----------------------------------------------------
+# The self-checks of the quick start's and the GRU pages' exercises. Reference values come from
+# the package (gatedrnn.GRU, gatedrnn.gru's steps, diagnostics.gru_trace), never from a student's
+# cell. Fresh data come from a torch.Generator of the checker's own or inside
+# torch.random.fork_rng(), so a check leaves the page's random state alone.
 
+def _gap(got, expected):
+    return (torch.as_tensor(got) - torch.as_tensor(expected)).abs().max().item()
+
+
+def _tensor(name, value, shape):
+    assert isinstance(value, torch.Tensor), (
+        f"{name} is a {type(value).__name__}: expected a tensor of shape {tuple(shape)}")
+    assert tuple(value.shape) == tuple(shape), (
+        f"{name} has shape {tuple(value.shape)}: expected {tuple(shape)}")
+
+
+def check_measured(name, got, expected, rtol=1e-3, atol=1e-9):
+    """`got` (a dict or sequence of measured numbers) agrees with the reference `expected` (a dict
+    {key: value} of some of them) to rtol relative plus atol absolute: the numbers were measured
+    as the statement says, not typed in."""
+    for key, want in expected.items():
+        try:
+            value = float(got[key])
+        except (KeyError, IndexError):
+            raise AssertionError(f"{name} has no entry {key!r}") from None
+        assert abs(value - want) <= rtol * abs(want) + atol, (
+            f"{name}[{key!r}] = {value:.4e}: the statement's setting gives {want:.4e}")
+
+
+# quickstart-pin
+
+def check_pin(movements, smallest_bias, exact_bias):
+    """The visible part of quickstart-pin's check: the movements for the biases 0 to 24, a
+    threshold in the accepted range 8 to 12 that is the first bias below 1e-3, a slope of
+    log-movement against the bias near -1, and the first bias of exactly no movement."""
+    import math
+    assert isinstance(movements, dict) and set(range(25)) <= set(movements), (
+        f"movements must be a dict with every bias from 0 to 24 as a key, got "
+        f"{sorted(movements) if isinstance(movements, dict) else type(movements).__name__}")
+    assert 8 <= smallest_bias <= 12, f"smallest_bias = {smallest_bias}: expected 8 to 12"
+    assert movements[smallest_bias] < 1e-3 <= movements[smallest_bias - 1], (
+        f"movements[{smallest_bias}] = {movements[smallest_bias]:.1e} and "
+        f"movements[{smallest_bias - 1}] = {movements[smallest_bias - 1]:.1e}: expected "
+        "smallest_bias to be the first bias whose movement is below 1e-3")
+    slope = (math.log(movements[smallest_bias]) - math.log(movements[smallest_bias - 4])) / 4
+    assert -1.3 < slope < -0.7, (
+        f"log-movement falls by {slope:.2f} per unit of bias: expected about -1 (-1.3 to -0.7)")
+    assert movements[exact_bias] == 0.0 < movements[exact_bias - 1], (
+        f"movements[{exact_bias}] = {movements[exact_bias]:.1e} and movements[{exact_bias - 1}] = "
+        f"{movements[exact_bias - 1]:.1e}: expected exact_bias to be the first bias whose movement "
+        "is exactly 0")
+
+
+# quickstart-reset-before, gru-step-forward, gru-one-gate, gru-reset-before-backward: fresh data
+
+def fresh_gru(seed, input_size=5, hidden_size=3, steps=7, batch=2):
+    """(a torch.nn.GRU, X of shape (steps, batch, d), H0 of shape (batch, h)), all float32 and
+    drawn from `seed` without touching the global random state."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        reference = torch.nn.GRU(input_size, hidden_size)
+        X = torch.randn(steps, batch, input_size)
+        H0 = torch.rand(batch, hidden_size) * 2 - 1
+    return reference, X, H0
+
+
+def fresh_step(seed, n=5, d=3, h=6):
+    """Random float64 (X_t, H_prev, weight_ih, weight_hh, bias_ih, bias_hh) in torch.nn's layout
+    (blocks r, z, h), from a generator of its own."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def draw(*shape, scale=1.0):
+        return torch.randn(*shape, generator=generator, dtype=torch.float64) * scale
+
+    return (draw(n, d), draw(n, h).tanh(), draw(3 * h, d, scale=0.7), draw(3 * h, h, scale=0.7),
+            draw(3 * h), draw(3 * h))
+
+
+def _book_matrices(weight_ih, weight_hh, bias_ih, bias_hh, h):
+    W_x, W_h = weight_ih.T.split(h, dim=1), weight_hh.T.split(h, dim=1)
+    W = dict(zip(["xr", "xz", "xh"], W_x)) | dict(zip(["hr", "hz", "hh"], W_h))
+    b = (dict(zip(["xr", "xz", "xh"], bias_ih.split(h)))
+         | dict(zip(["hr", "hz", "hh"], bias_hh.split(h))))
+    return W, b
+
+
+def check_reset_before_step(gru_step_before, reference, X, H0):
+    """quickstart-reset-before: `gru_step_before(X_t, H_prev, W, b)` run over X from H0 with the
+    book's matrices of `reference` (a one-layer torch.nn.GRU) gives the states of
+    gatedrnn.GRU(d, h, reset_after=False) with reference's weights, to 1e-5 (float32 rounding)."""
+    from gatedrnn.gru import GRU
+    h = reference.hidden_size
+    with torch.random.fork_rng():
+        twin = GRU(reference.input_size, h, reset_after=False)
+    twin.load_state_dict(reference.state_dict())
+    with torch.no_grad():
+        tensors = (reference.weight_ih_l0, reference.weight_hh_l0, reference.bias_ih_l0,
+                   reference.bias_hh_l0)
+        W, b = _book_matrices(*(tensor.detach() for tensor in tensors), h)
+        H, states = H0, []
+        for X_t in X:
+            H = gru_step_before(X_t, H, W, b)
+            states.append(H)
+        _tensor("gru_step_before's result", H, H0.shape)
+        states = torch.stack(states)
+        gap_twin = _gap(states, twin(X, H0[None])[0])
+    assert gap_twin < 1e-5, (
+        f"gru_step_before's states differ from gatedrnn.GRU(d, h, reset_after=False)'s by "
+        f"{gap_twin:.1e}: expected float32 rounding, below 1e-5")
+
+
+def check_step_forward(my_step_forward, X_t, H_prev, weight_ih, weight_hh, bias_ih, bias_hh):
+    """gru-step-forward: my_step_forward(gates_x, H_prev, weight_hh, bias_hh) equals
+    torch.nn.GRUCell with the same weights to 1e-12 (float64)."""
+    n, h = H_prev.shape
+    with torch.random.fork_rng():
+        cell = torch.nn.GRUCell(X_t.shape[1], h, dtype=torch.float64)
+    with torch.no_grad():
+        for name, value in (("weight_ih", weight_ih), ("weight_hh", weight_hh),
+                            ("bias_ih", bias_ih), ("bias_hh", bias_hh)):
+            getattr(cell, name).copy_(value)
+        expected = cell(X_t, H_prev)
+        got = my_step_forward(X_t @ weight_ih.T + bias_ih, H_prev, weight_hh, bias_hh)
+    _tensor("my_step_forward's result", got, (n, h))
+    gap = _gap(got, expected)
+    assert gap < 1e-12, (f"my_step_forward differs from torch.nn.GRUCell by {gap:.1e} "
+                         f"(n = {n}, h = {h}): expected below 1e-12 in float64")
+
+
+def _pinned(model, reset=None, update=None):
+    # a copy of a one-layer gatedrnn.GRU whose gate(s) are pinned: weights 0, bias +-50
+    from gatedrnn.gru import GRU
+    h = model.hidden_size
+    with torch.random.fork_rng():
+        copy = GRU(model.input_size, h, dtype=model.weight_ih_l0.dtype,
+                   reset_after=model.reset_after)
+    copy.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        for value, rows in ((reset, slice(0, h)), (update, slice(h, 2 * h))):
+            if value is not None:
+                copy.weight_ih_l0[rows] = 0
+                copy.weight_hh_l0[rows] = 0
+                copy.bias_ih_l0[rows] = 50.0 if value == 1 else -50.0
+                copy.bias_hh_l0[rows] = 0
+    return copy
+
+
+def fresh_gru64(seed, input_size=5, hidden_size=3, steps=12, batch=4):
+    """(a float64 gatedrnn.GRU, X (steps, batch, d), H0 (1, batch, h)) drawn from `seed`
+    without touching the global random state."""
+    from gatedrnn.gru import GRU
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = GRU(input_size, hidden_size, dtype=torch.float64)
+        X = torch.randn(steps, batch, input_size, dtype=torch.float64)
+        H0 = torch.rand(1, batch, hidden_size, dtype=torch.float64) * 2 - 1
+    return model, X, H0
+
+
+def check_one_gate(only_reset, only_update, model, X, H0):
+    """gru-one-gate: only_reset(model, X, H0) and only_update(model, X, H0), the states
+    H_1..H_T (T, n, h) of the cells (a) Z = 0 and (b) R = 1 written from the equations, equal the
+    states of `model` with that gate pinned (update gate to 0, reset gate to 1) to 1e-10."""
+    from gatedrnn.diagnostics import gru_trace
+    for name, function, pins in (("only_reset", only_reset, {"update": 0}),
+                                 ("only_update", only_update, {"reset": 1})):
+        expected = gru_trace(_pinned(model, **pins), X, H0).hidden
+        with torch.no_grad():
+            got = function(model, X, H0)
+        _tensor(f"{name}(model, X, H0)", got, expected.shape)
+        gap = _gap(got, expected)
+        assert gap < 1e-10, (
+            f"{name}(model, X, H0) differs from the GRU with its "
+            f"{'update gate pinned to 0' if 'update' in pins else 'reset gate pinned to 1'} by "
+            f"{gap:.1e}: expected below 1e-10 in float64")
+
+
+# gru-only-one-step
+
+def check_one_step_model(model, seed=48, trials=5, steps=30):
+    """gru-only-one-step: over `trials` random sequences of [value, marker] with one marked step
+    at a random position, and random start states, H_T moves by less than 1e-9 when the unmarked
+    values or H_0 change and by more than 1e-3 when the marked value changes by 0.3."""
+    assert getattr(model, "input_size", None) == 2 and getattr(model, "hidden_size", None) == 1, (
+        "expected a gatedrnn.GRU(2, 1, dtype=torch.float64), got "
+        f"{type(model).__name__} with input_size {getattr(model, 'input_size', None)} and "
+        f"hidden_size {getattr(model, 'hidden_size', None)}")
+    fresh = torch.Generator().manual_seed(seed)
+    dtype = model.weight_ih_l0.dtype
+    for trial in range(trials):
+        marked = int(torch.randint(steps, (1,), generator=fresh))
+        base = torch.rand(steps, 1, 2, generator=fresh, dtype=dtype)
+        base[:, :, 1] = 0
+        base[marked, :, 1] = 1
+        start, other_start = torch.rand(2, 1, 1, 1, generator=fresh, dtype=dtype) * 2 - 1
+        unmarked = base.clone()
+        unmarked[:, :, 0] = torch.rand(steps, 1, generator=fresh, dtype=dtype)
+        unmarked[marked, :, 0] = base[marked, :, 0]
+        moved_marked = base.clone()
+        moved_marked[marked, :, 0] += 0.3
+        with torch.no_grad():
+            final = model(base, start)[1].item()
+            same = max(abs(model(unmarked, start)[1].item() - final),
+                       abs(model(base, other_start)[1].item() - final))
+            moved = abs(model(moved_marked, start)[1].item() - final)
+        where = f"(sequence {trial + 1} of {trials}, marked step {marked} of {steps})"
+        assert same < 1e-9, (f"H_T moved by {same:.1e} when the unmarked values or H_0 changed "
+                             f"{where}: expected below 1e-9")
+        assert moved > 1e-3, (f"H_T moved by only {moved:.1e} when the marked value changed by "
+                              f"0.3 {where}: expected more than 1e-3")
+
+
+def check_reset_before_backward(reset_before_backward, V, X_t, H_prev, W, b):
+    """gru-reset-before-backward: reset_before_backward(V, X_t, H_prev, W, b) returns
+    (dL/dH_prev, dL/dW_hh) of L = sum(H_t * V) for the reset-before step (G3'), equal to
+    gatedrnn.gru.step_backward_reset_before to 1e-12 (float64). W, b: the book's matrices by name
+    (W["xr"] is d x h, ..., b["hh"] has h entries)."""
+    from gatedrnn import gru
+    h = H_prev.shape[1]
+    weight_ih = torch.cat([W["xr"], W["xz"], W["xh"]], dim=1).T
+    weight_hh = torch.cat([W["hr"], W["hz"], W["hh"]], dim=1).T
+    bias_ih = torch.cat([b["xr"], b["xz"], b["xh"]])
+    bias_hh = torch.cat([b["hr"], b["hz"], b["hh"]])
+    _, cache = gru.step_forward_reset_before(X_t @ weight_ih.T + bias_ih, H_prev, weight_hh,
+                                             bias_hh)
+    _, want_h, want_weight_hh, _ = gru.step_backward_reset_before(V, cache)
+    result = reset_before_backward(V, X_t, H_prev, W, b)
+    assert isinstance(result, tuple) and len(result) == 2, (
+        "reset_before_backward must return a pair (dH_prev, dW_hh), got "
+        f"{type(result).__name__}")
+    dH_prev, dW_hh = result
+    _tensor("dH_prev", dH_prev, H_prev.shape)
+    _tensor("dW_hh", dW_hh, (h, h))
+    for name, got, want in (("dH_prev", dH_prev, want_h),
+                            ("dW_hh", dW_hh, want_weight_hh[2 * h:].T)):
+        gap = _gap(got, want)
+        assert gap < 1e-12, (f"{name} differs from the package's reset-before backward step by "
+                             f"{gap:.1e}: expected below 1e-12 in float64")
+
+
+def fresh_backward(seed, n=4, d=3, h=5):
+    """Random float64 (V, X_t, H_prev, W, b) for check_reset_before_backward."""
+    X_t, H_prev, weight_ih, weight_hh, bias_ih, bias_hh = fresh_step(seed, n, d, h)
+    V = torch.randn(n, h, generator=torch.Generator().manual_seed(seed + 1), dtype=torch.float64)
+    return (V, X_t, H_prev, *_book_matrices(weight_ih, weight_hh, bias_ih, bias_hh, h))
+
+
+# gru-rnn-gradients
+
+def check_rnn_gradients(candidate_gap, gate_gradient):
+    """gru-rnn-gradients, visible part: the candidate block's gradients equal the RNN's to 1e-10,
+    and the pinned gates' largest gradient is numerically zero (below 1e-12)."""
+    assert 0 <= candidate_gap < 1e-10, (
+        f"candidate_gap = {candidate_gap:.1e}: expected the candidate block's gradients to equal "
+        "the RNN's to rounding, below 1e-10")
+    assert 0 <= gate_gradient < 1e-12, (
+        f"gate_gradient = {gate_gradient:.1e}: expected the pinned gates' gradients to be "
+        "numerically zero, below 1e-12")
+
+
+def pinned_gate_gradient(model, X, H0):
+    """The largest |gradient| of the gate blocks (rows 0 to 2h) of `model`'s four tensors for the
+    loss (output ** 2).sum() of model(X, H0): the reference for gru-rnn-gradients."""
+    output, _ = model(X, H0)
+    grads = torch.autograd.grad((output ** 2).sum(), list(model.parameters()))
+    return max(g[:2 * model.hidden_size].abs().max().item() for g in grads)
+
+
+# gates-offset-sweep, gates-initial-state
+
+def check_offset_sweep(offsets, errors, best, baseline):
+    """gates-offset-sweep, visible part: nine offsets -4..4, nine positive test errors, `best`
+    the offset of the smallest error, and the error at +4 above `baseline` (the update gates
+    pushed to 1 stop the writing)."""
+    offsets = [float(o) for o in offsets]
+    assert offsets == [float(o) for o in range(-4, 5)], (
+        f"offsets = {offsets}: expected -4, -3, ..., 4")
+    errors = [float(e) for e in errors]
+    assert len(errors) == 9 and min(errors) > 0, (
+        f"errors has {len(errors)} entries (smallest {min(errors, default=float('nan')):.3g}): "
+        "expected 9 positive test errors, one per offset")
+    want_best = offsets[errors.index(min(errors))]
+    assert float(best) == want_best, (
+        f"best = {best}: expected the offset with the smallest error, {want_best:g}")
+    assert errors[-1] > baseline, (
+        f"the error at offset +4 is {errors[-1]:.4f}: expected it above the baseline "
+        f"{baseline:.4f}")
+
+
+def check_initial_state(errors_by_start, zero_state_error):
+    """gates-initial-state, visible part: the three errors by start state, the zero start's equal
+    to the model's test error, the small start's costing less than the random start's."""
+    keys = ("H_0 = 0", "small random H_0", "random H_0")
+    assert isinstance(errors_by_start, dict) and set(keys) <= set(errors_by_start), (
+        f"errors_by_start must be a dict with the keys {keys}, got "
+        f"{sorted(errors_by_start) if isinstance(errors_by_start, dict) else errors_by_start!r}")
+    zero = float(errors_by_start["H_0 = 0"])
+    assert abs(zero - zero_state_error) <= 1e-4 * zero_state_error, (
+        f"errors_by_start['H_0 = 0'] = {zero:.5f}: expected the model's test error "
+        f"{zero_state_error:.5f}")
+    assert float(errors_by_start["small random H_0"]) < float(errors_by_start["random H_0"]), (
+        "expected the small random starts to cost less than the random starts, got "
+        f"{errors_by_start['small random H_0']:.4f} and {errors_by_start['random H_0']:.4f}")
+
+
+# gru-count-stack
+
+def _stacked_count(d, h, layers):
+    # the reference: layer 1 reads d inputs, each later layer both directions (2h) of the one below
+    per_direction = [3 * ((d if layer == 0 else 2 * h) * h + h * h + 2 * h)
+                     for layer in range(layers)]
+    return 2 * sum(per_direction)
+
+
+def check_gru_stacked_count(stacked_count, sizes=((100, 100, 2), (7, 5, 1), (3, 8, 3))):
+    """gru-count-stack: stacked_count(d, h, layers) equals the number of numbers
+    torch.nn.GRU(d, h, num_layers=layers, bidirectional=True) stores, for each of `sizes`."""
+    for d, h, layers in sizes:
+        with torch.random.fork_rng():
+            model = torch.nn.GRU(d, h, num_layers=layers, bidirectional=True)
+        want = sum(p.numel() for p in model.parameters())
+        got = stacked_count(d, h, layers)
+        assert got == want, (f"stacked_count({d}, {h}, {layers}) = {got}: "
+                             f"torch.nn.GRU stores {want}")
+
+
+def check_gru_stacked_count_formula(stacked_count, sizes=((10**6, 10**5, 50), (123, 45, 6))):
+    """gru-count-stack, hidden part: the formula at sizes too large to build a model."""
+    for d, h, layers in sizes:
+        got, want = stacked_count(d, h, layers), _stacked_count(d, h, layers)
+        assert got == want, f"stacked_count({d}, {h}, {layers}) = {got}: expected {want}"
 
 
 # --- compare_memory, compare_real ----------------------------------------------------------------
@@ -248,3 +867,53 @@ def check_bidirectional_cheats(cheater, cheater_bits, valid, *, vocab_size, hidd
 
 
 # --- questions -----------------------------------------------------------------------------------
+
+
+def check_bounded_candidate(tanh_cell, relu_cell, seed=1045):
+    """Fresh data for questions-bound: the two `GRUVariant` cells must hold the same weights,
+    scaled up (largest entry above 1; PyTorch's initialisation keeps them below 1/sqrt(h)); on
+    200 steps of fresh inputs three times larger than standard normal, from a fresh H_0 uniform
+    in [-1, 1], the tanh cell's states stay in [-1, 1] (to float32 rounding) and the ReLU
+    cell's leave it."""
+    tanh_weights, relu_weights = tanh_cell.state_dict(), relu_cell.state_dict()
+    assert tanh_weights.keys() == relu_weights.keys() and all(
+        torch.equal(tanh_weights[key], relu_weights[key]) for key in tanh_weights), (
+        "relu_cell should hold exactly tanh_cell's weights (load_state_dict)")
+    largest = max(weight.abs().max().item() for weight in tanh_weights.values())
+    assert largest > 1, (f"the largest weight is {largest:.2f}: expected the weights multiplied "
+                         f"by 10 (above 1)")
+    generator = torch.Generator().manual_seed(seed)
+    hidden = tanh_cell.hidden_size
+    inputs = 3 * torch.randn(4, 200, tanh_cell.input_size, generator=generator)
+    h0 = torch.rand(1, 4, hidden, generator=generator) * 2 - 1
+    with torch.no_grad():
+        tanh_largest = tanh_cell(inputs, h0)[0].abs().max().item()
+        relu_largest = relu_cell(inputs, h0)[0].abs().max().item()
+    assert tanh_largest <= 1 + 1e-6, (f"on fresh inputs the tanh cell reached |H_t| = "
+                                      f"{tanh_largest:.6g}: expected at most 1")
+    assert not math.isfinite(relu_largest) or relu_largest > 1, (
+        f"on fresh inputs the ReLU cell stayed within {relu_largest:.3g}: expected it to leave "
+        f"[-1, 1]; is its candidate ReLU?")
+
+
+def reference_alias(f, rate):
+    """Where a tone of whole-number frequency f appears when sampled at `rate`, in [0, rate/2]."""
+    folded = f % rate
+    return min(folded, rate - folded)
+
+
+def check_alias(alias, seed=1050):
+    """`alias(f, rate)` on the exercise's tones, on the edges (0, rate/2, multiples of rate), on an
+    odd rate, and on 40 fresh (f, rate) pairs, against `reference_alias` to 1e-9."""
+    generator = torch.Generator().manual_seed(seed)
+    fresh = torch.randint(1, 5000, (40,), generator=generator).tolist()
+    rates = torch.randint(2, 1000, (40,), generator=generator).tolist()
+    cases = ([(f, 200) for f in (30, 130, 170, 230, 330, 470)]
+             + [(0, 200), (100, 200), (200, 200), (300, 200), (600, 200), (99, 199), (100, 199),
+                (1000, 44), (22, 44)]
+             + list(zip(fresh, rates)))
+    for f, rate in cases:
+        got = alias(f, rate)
+        expected = reference_alias(f, rate)
+        assert abs(float(got) - expected) < 1e-9, (
+            f"alias({f}, {rate}) = {got}: expected {expected} (in [0, rate/2] = [0, {rate / 2:g}])")
