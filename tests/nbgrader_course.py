@@ -16,7 +16,7 @@ BIN = Path(sys.executable).parent           # nbgrader shells out to alembic fro
 # test of the chapters' exercises (tests/test_nbgrader_chapters.py,
 # tests/test_exercise_consistency.py) runs on these. A page joins when its exercises are final.
 CHAPTER_PAGES = ("gru_quickstart", "rnn_bptt", "rnn_training", "lstm", "gru", "gru_gates",
-                 "gru_wild", "questions")
+                 "gru_wild", "compare_memory", "compare_real", "questions")
 # The pages whose check cells nbgrader autogrades in the tests (solutions full points, the release
 # 0): as few as prove that checks grade, since autograde executes each page twice.
 AUTOGRADED_PAGES = ("gru_quickstart",)
