@@ -218,3 +218,14 @@ def test_hidden_tests_take_the_points_of_a_hard_coded_answer(autograded):
     cell = next(c for c in graded.cells if _meta(c).get("grade_id") == check_id)
     errors = [o for o in cell.outputs if o.output_type == "error"]
     assert errors and "the statement's setting gives" in errors[0].evalue, cell.outputs
+
+
+def test_the_instructor_guide_sorts_every_exercise_and_only_exercises():
+    guide = (BOOK / "instructor_guide.md").read_text()
+    rubric = guide[guide.index("### Rubric for the chapters' exercises"):
+                   guide.index("## Common mistakes in the labs")]
+    listed = set(re.findall(r"`([a-z]+(?:-[a-z0-9]+)+)`", rubric))
+    labels = {label for page in CHAPTER_PAGES
+              for label in solution_regions(nbformat.read(BOOK / f"{page}.ipynb", as_version=4))}
+    assert labels - listed == set(), "exercises the guide's rubric list leaves out"
+    assert listed - labels == set(), "names in the guide's rubric list that are no exercise"
