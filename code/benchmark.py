@@ -6,7 +6,7 @@ its torch.nn twin is timed in the same run: the three layers take turns, one ste
 busy machine slows all of them alike, and each ratio is the median of the per-turn ratios.
 
     python code/benchmark.py            # T=100, batch 64, 32 inputs, 128 units, float32, 2 threads
-    python code/benchmark.py --steps 50 --repeats 20
+    python code/benchmark.py --steps 50 --repeats 20 --models GRU LSTM
 """
 import argparse
 import statistics
@@ -31,13 +31,15 @@ def main(argv=None):
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--models", nargs="+", default=["RNN", "GRU", "LSTM"],
+                        choices=["RNN", "GRU", "LSTM"])
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.randn(args.steps, args.batch, args.inputs)
     print(f"T={args.steps}, batch {args.batch}, {args.inputs} inputs, {args.hidden} units, "
           f"float32, {args.threads} threads, median of {args.repeats}")
-    for name in ("RNN", "GRU", "LSTM"):
+    for name in args.models:
         reference = getattr(torch.nn, name)(args.inputs, args.hidden)
         models = {f"torch.nn.{name}": reference}
         for bptt in ("manual", "autograd"):

@@ -69,10 +69,14 @@ def sequence_backward(step_backward, doutput, dstate_last, x, caches, weight_ih,
     """
     dgates_x, dstate0, dweight_hh, dbias_hh = backward_through_time(
         step_backward, doutput, dstate_last, caches)
-    dx = torch.matmul(dgates_x, weight_ih) if need_dx else None
-    dweight_ih = dgates_x.flatten(0, 1).t() @ x.flatten(0, 1)
-    dbias_ih = dgates_x.sum(dim=(0, 1))
+    dx, dweight_ih, dbias_ih = input_gradients(dgates_x, x, weight_ih, need_dx)
     return dx, dstate0, dweight_ih, dweight_hh, dbias_ih, dbias_hh
+
+
+def input_gradients(dgates_x, x, weight_ih, need_dx=True):
+    """The input's share X_t W_x + b_x for all steps, backward: dx, dweight_ih, dbias_ih."""
+    dx = torch.matmul(dgates_x, weight_ih) if need_dx else None
+    return dx, dgates_x.flatten(0, 1).t() @ x.flatten(0, 1), dgates_x.sum(dim=(0, 1))
 
 
 def _parts(state):
@@ -106,3 +110,54 @@ class ManualBPTT(torch.autograd.Function):
                                                    ctx.caches, weight_ih,
                                                    need_dx=ctx.needs_input_grad[2])
         return (None, None, dx, *dweights, *_parts(dstate0))
+
+
+# ----------------------------------------------------------------------------- Fast twin
+# What the layers train with (bptt="manual"): the loops above, run with each model's fused pair
+# of step functions (`fused_step_forward`, `fused_step_backward` in rnn.py, gru.py, lstm.py):
+# the same equations in fewer, larger operations. The backward step returns, instead of its
+# share of (B3), the gradient of its hidden share H_{t-1} W_h + b_h, and (B3) is one matrix
+# product over all steps after the loop. tests/test_fused.py checks that both paths agree.
+
+def fused_sequence_backward(step_backward, doutput, dstate_last, caches, H_prev):
+    """`backward_through_time` with a fused step_backward, and (B3) in one product.
+
+    step_backward(dstate, cache) -> (dgates_x, dstate_prev, dhidden), dhidden (n, G h) the
+    gradient of H_{t-1} W_h + b_h; H_prev (T, n, h) stacks H_0 ... H_{T-1}.
+    Returns what `backward_through_time` returns.
+    """
+    dstate, dgates_x, dhidden = dstate_last, [None] * len(caches), [None] * len(caches)
+    for t in reversed(range(len(caches))):
+        dstate = with_direct_part(dstate, doutput[t])                        # (B1)
+        dgates_x[t], dstate, dhidden[t] = step_backward(dstate, caches[t])
+    dhidden = torch.stack(dhidden)
+    dweight_hh = dhidden.flatten(0, 1).t() @ H_prev.flatten(0, 1)           # (B3), all t
+    return torch.stack(dgates_x), dstate, dweight_hh, dhidden.sum(dim=(0, 1))
+
+
+class FusedBPTT(torch.autograd.Function):
+    """The fast twin of `ManualBPTT`: the same call with a model's fused pair of step functions,
+    FusedBPTT.apply(fused_step_forward, fused_step_backward, x, weight_ih, weight_hh, bias_ih,
+    bias_hh, *state0) -> (output, *last_state).
+    """
+
+    @staticmethod
+    def forward(ctx, step_forward, step_backward, x, weight_ih, weight_hh, bias_ih, bias_hh,
+                *state0):
+        state = state0[0] if len(state0) == 1 else state0
+        output, state_last, caches = run_sequence(step_forward, x, state, weight_ih, weight_hh,
+                                                  bias_ih, bias_hh)
+        ctx.save_for_backward(x, weight_ih, state0[0], output)
+        ctx.step_backward, ctx.caches = step_backward, caches
+        return (output, *(part.clone() for part in _parts(state_last)))
+
+    @staticmethod
+    def backward(ctx, doutput, *dstate_last):
+        x, weight_ih, H0, output = ctx.saved_tensors
+        dstate = dstate_last[0] if len(dstate_last) == 1 else dstate_last
+        H_prev = torch.cat([H0.unsqueeze(0), output[:-1]])
+        dgates_x, dstate0, dweight_hh, dbias_hh = fused_sequence_backward(
+            ctx.step_backward, doutput, dstate, ctx.caches, H_prev)
+        dx, dweight_ih, dbias_ih = input_gradients(dgates_x, x, weight_ih,
+                                                   need_dx=ctx.needs_input_grad[2])
+        return (None, None, dx, dweight_ih, dweight_hh, dbias_ih, dbias_hh, *_parts(dstate0))

@@ -171,3 +171,36 @@ class GRU(RecurrentLayer):
         if self.reset_after:
             return step_forward, step_backward
         return step_forward_reset_before, step_backward_reset_before
+
+    def fused(self):
+        return (fused_step_forward, fused_step_backward) if self.reset_after else None
+
+
+# ----------------------------------------------------------------------------- Fast twin
+# The pair above, fused for training (bptt="manual" runs it through `gatedrnn.bptt.FusedBPTT`):
+# the same equations in fewer operations; the backward step leaves (GB6) to the loop.
+
+def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh):
+    """`step_forward` in six operations: one sigmoid for R_t and Z_t, lerp for (G4)."""
+    h = H_prev.shape[1]
+    hidden_rz, U = torch.addmm(bias_hh, H_prev, weight_hh.t()).split([2 * h, h], dim=1)
+    RZ = torch.add(gates_x[:, :2 * h], hidden_rz).sigmoid_()                    # (G1), (G2)
+    H_tilde = torch.addcmul(gates_x[:, 2 * h:], RZ[:, :h], U).tanh_()           # (G3)
+    H = torch.lerp(H_tilde, H_prev, RZ[:, h:])                                  # (G4)
+    return H, (H_prev, RZ, U, H_tilde, weight_hh)
+
+
+def fused_step_backward(dH, cache):
+    """`step_backward` without (GB6): returns (dgates_x, dH_prev, dhidden), where dhidden =
+    [dA^r, dA^z, dU] is the gradient of H_{t-1} W_h + b_h, which the loop needs for (GB6)."""
+    H_prev, RZ, U, H_tilde, weight_hh = cache
+    h = H_prev.shape[1]
+    dH_Z = dH * RZ[:, h:]
+    dA_h = (dH - dH_Z).mul_(1 - H_tilde * H_tilde)                              # (GB1-2)
+    dhidden = dH.new_empty(dH.shape[0], 3 * h)
+    torch.mul(dA_h, U, out=dhidden[:, :h])                                      # (GB3)
+    torch.mul(dH, H_prev - H_tilde, out=dhidden[:, h:2 * h])                    # (GB1)
+    dhidden[:, :2 * h].mul_(RZ - RZ * RZ)                                       # (GB4)
+    torch.mul(dA_h, RZ[:, :h], out=dhidden[:, 2 * h:])                          # (GB3)
+    dH_prev = torch.addmm(dH_Z, dhidden, weight_hh)                             # (GB5)
+    return torch.cat([dhidden[:, :2 * h], dA_h], dim=1), dH_prev, dhidden

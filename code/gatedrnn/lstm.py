@@ -128,3 +128,38 @@ class LSTM(RecurrentLayer):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, bptt=bptt, device=device, dtype=dtype)
         self.proj_size = 0
+
+    def fused(self):
+        return fused_step_forward, fused_step_backward
+
+
+# ----------------------------------------------------------------------------- Fast twin
+# The pair above, fused for training (bptt="manual" runs it through `gatedrnn.bptt.FusedBPTT`):
+# fewer operations, and the backward step leaves (LB6)'s W_h and b_h to the loop.
+
+def fused_step_forward(gates_x, state_prev, weight_hh, bias_hh):
+    """`step_forward` with the activations applied in place on the four blocks."""
+    (H_prev, C_prev), h = state_prev, state_prev[0].shape[1]
+    gates = torch.addmm(gates_x, H_prev, weight_hh.t()).add_(bias_hh)
+    gates[:, :2 * h].sigmoid_()                                                 # (L1), (L2)
+    gates[:, 2 * h:3 * h].tanh_()                                               # (L3)
+    gates[:, 3 * h:].sigmoid_()                                                 # (L4)
+    I, F, C_tilde, O = gates.split(h, dim=1)
+    C = torch.addcmul(F * C_prev, I, C_tilde)                                   # (L5)
+    tanh_C = torch.tanh(C)
+    H = O * tanh_C                                                              # (L6)
+    return (H, C), (C_prev, gates, tanh_C, weight_hh)
+
+
+def fused_step_backward(dstate, cache):
+    """`step_backward` without (LB6): returns (dgates, (dH_prev, dC_prev), dgates)."""
+    C_prev, gates, tanh_C, weight_hh = cache
+    (dH, dC_next), h = dstate, C_prev.shape[1]
+    I, F, C_tilde, O = gates.split(h, dim=1)
+    dC = torch.addcmul(dC_next, dH * O, 1 - tanh_C * tanh_C)                    # (LB2)
+    # d of the four activations (LB3), (LB1), then each block's derivative (LB4)
+    dgates = torch.cat([dC * C_tilde, dC * C_prev, dC * I, dH * tanh_C], dim=1)
+    derivative = gates - gates * gates                     # Gamma (1 - Gamma): sigmoid blocks
+    derivative[:, 2 * h:3 * h] = 1 - C_tilde * C_tilde     # 1 - C~^2: the candidate's tanh
+    dgates.mul_(derivative)                                                     # (LB4)
+    return dgates, (dgates @ weight_hh, dC * F), dgates                         # (LB5), (LB3)

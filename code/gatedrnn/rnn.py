@@ -93,3 +93,24 @@ class RNN(RecurrentLayer):
 
     def cell(self):
         return partial(step_forward, nonlinearity=self.nonlinearity), step_backward
+
+    def fused(self):
+        return partial(fused_step_forward, nonlinearity=self.nonlinearity), fused_step_backward
+
+
+# ----------------------------------------------------------------------------- Fast twin
+# The pair above, fused for training (bptt="manual" runs it through `gatedrnn.bptt.FusedBPTT`):
+# fewer operations, and the backward step leaves (B3) to the loop.
+
+def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh, nonlinearity="tanh"):
+    """`step_forward` in three operations. Returns (H_t, cache)."""
+    A = torch.addmm(gates_x, H_prev, weight_hh.t()).add_(bias_hh)
+    H = A if nonlinearity == "identity" else getattr(A, nonlinearity + "_")()   # (R1)
+    return H, (H, weight_hh, nonlinearity)
+
+
+def fused_step_backward(dH, cache):
+    """`step_backward` without (B3): returns (dA_t, dH_prev, dA_t)."""
+    H, weight_hh, nonlinearity = cache
+    dA = dH * PHI_PRIME[nonlinearity](H)                                        # (B2)
+    return dA, dA @ weight_hh, dA                                               # (B1)
