@@ -119,20 +119,33 @@ class ManualBPTT(torch.autograd.Function):
 # share of (B3), the gradient of its hidden share H_{t-1} W_h + b_h, and (B3) is one matrix
 # product over all steps after the loop. tests/test_fused.py checks that both paths agree.
 
-def fused_sequence_backward(step_backward, doutput, dstate_last, caches, H_prev):
+def tanh_(a):
+    """tanh(a) in place, as 2 sigma(2a) - 1 (exact but for rounding): torch's CPU sigmoid is
+    several times faster than its tanh, and the fused steps call it once or twice a step."""
+    return a.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
+def fused_sequence_backward(step_backward, doutput, dstate_last, caches, H0, output):
     """`backward_through_time` with a fused step_backward, and (B3) in one product.
 
-    step_backward(dstate, cache) -> (dgates_x, dstate_prev, dhidden), dhidden (n, G h) the
-    gradient of H_{t-1} W_h + b_h; H_prev (T, n, h) stacks H_0 ... H_{T-1}.
-    Returns what `backward_through_time` returns.
+    step_backward(dstate, cache) -> (dgates_x, dstate_prev, dhidden): dhidden (n, G h) is the
+    gradient of H_{t-1} W_h + b_h, or None where it equals dgates_x (RNN, LSTM). H0 and output
+    (T, n, h) give the H_{t-1} of every step. Returns what `backward_through_time` returns.
     """
-    dstate, dgates_x, dhidden = dstate_last, [None] * len(caches), [None] * len(caches)
-    for t in reversed(range(len(caches))):
+    dstate, steps = dstate_last, len(caches)
+    for t in reversed(range(steps)):
         dstate = with_direct_part(dstate, doutput[t])                        # (B1)
-        dgates_x[t], dstate, dhidden[t] = step_backward(dstate, caches[t])
-    dhidden = torch.stack(dhidden)
-    dweight_hh = dhidden.flatten(0, 1).t() @ H_prev.flatten(0, 1)           # (B3), all t
-    return torch.stack(dgates_x), dstate, dweight_hh, dhidden.sum(dim=(0, 1))
+        dgates_x_t, dstate, dhidden_t = step_backward(dstate, caches[t])
+        if t == steps - 1:   # one buffer for all steps: less memory than lists and stacks
+            both = dgates_x_t.new_empty(1 if dhidden_t is None else 2, steps, *dgates_x_t.shape)
+            dgates_x, dhidden = both[0], both[-1]
+        dgates_x[t] = dgates_x_t
+        if dhidden_t is not None:
+            dhidden[t] = dhidden_t
+    # (B3) for all steps: sum_t H_{t-1}^T dhidden_t, with H_0 apart (saves stacking H_{t-1})
+    dweight_hh = torch.addmm(dhidden[0].t() @ H0, dhidden[1:].flatten(0, 1).t(),
+                             output[:-1].flatten(0, 1))
+    return dgates_x, dstate, dweight_hh, dhidden.sum(dim=(0, 1))
 
 
 class FusedBPTT(torch.autograd.Function):
@@ -155,9 +168,8 @@ class FusedBPTT(torch.autograd.Function):
     def backward(ctx, doutput, *dstate_last):
         x, weight_ih, H0, output = ctx.saved_tensors
         dstate = dstate_last[0] if len(dstate_last) == 1 else dstate_last
-        H_prev = torch.cat([H0.unsqueeze(0), output[:-1]])
         dgates_x, dstate0, dweight_hh, dbias_hh = fused_sequence_backward(
-            ctx.step_backward, doutput, dstate, ctx.caches, H_prev)
+            ctx.step_backward, doutput, dstate, ctx.caches, H0, output)
         dx, dweight_ih, dbias_ih = input_gradients(dgates_x, x, weight_ih,
                                                    need_dx=ctx.needs_input_grad[2])
         return (None, None, dx, dweight_ih, dweight_hh, dbias_ih, dbias_hh, *_parts(dstate0))

@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 import torch
 
+from .bptt import tanh_
 from .layer import RecurrentLayer
 
 
@@ -181,11 +182,11 @@ class GRU(RecurrentLayer):
 # the same equations in fewer operations; the backward step leaves (GB6) to the loop.
 
 def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh):
-    """`step_forward` in six operations: one sigmoid for R_t and Z_t, lerp for (G4)."""
+    """`step_forward` with one sigmoid for R_t and Z_t, and lerp for (G4)."""
     h = H_prev.shape[1]
     hidden_rz, U = torch.addmm(bias_hh, H_prev, weight_hh.t()).split([2 * h, h], dim=1)
     RZ = torch.add(gates_x[:, :2 * h], hidden_rz).sigmoid_()                    # (G1), (G2)
-    H_tilde = torch.addcmul(gates_x[:, 2 * h:], RZ[:, :h], U).tanh_()           # (G3)
+    H_tilde = tanh_(torch.addcmul(gates_x[:, 2 * h:], RZ[:, :h], U))            # (G3)
     H = torch.lerp(H_tilde, H_prev, RZ[:, h:])                                  # (G4)
     return H, (H_prev, RZ, U, H_tilde, weight_hh)
 

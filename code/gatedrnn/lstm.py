@@ -35,6 +35,7 @@ from typing import NamedTuple
 import torch
 
 from . import _checks
+from .bptt import tanh_
 from .layer import RecurrentLayer
 
 
@@ -138,21 +139,22 @@ class LSTM(RecurrentLayer):
 # fewer operations, and the backward step leaves (LB6)'s W_h and b_h to the loop.
 
 def fused_step_forward(gates_x, state_prev, weight_hh, bias_hh):
-    """`step_forward` with the activations applied in place on the four blocks."""
+    """`step_forward` with one sigmoid over the four blocks: tanh(a) = 2 sigma(2a) - 1."""
     (H_prev, C_prev), h = state_prev, state_prev[0].shape[1]
     gates = torch.addmm(gates_x, H_prev, weight_hh.t()).add_(bias_hh)
-    gates[:, :2 * h].sigmoid_()                                                 # (L1), (L2)
-    gates[:, 2 * h:3 * h].tanh_()                                               # (L3)
-    gates[:, 3 * h:].sigmoid_()                                                 # (L4)
+    gates[:, 2 * h:3 * h].mul_(2)
+    gates.sigmoid_()                                                            # (L1), (L2), (L4)
+    gates[:, 2 * h:3 * h].mul_(2).sub_(1)                                       # (L3)
     I, F, C_tilde, O = gates.split(h, dim=1)
     C = torch.addcmul(F * C_prev, I, C_tilde)                                   # (L5)
-    tanh_C = torch.tanh(C)
+    tanh_C = tanh_(C.clone())
     H = O * tanh_C                                                              # (L6)
     return (H, C), (C_prev, gates, tanh_C, weight_hh)
 
 
 def fused_step_backward(dstate, cache):
-    """`step_backward` without (LB6): returns (dgates, (dH_prev, dC_prev), dgates)."""
+    """`step_backward` without (LB6): returns (dgates, (dH_prev, dC_prev), None), None for
+    "the gradient of the hidden share is dgates too"."""
     C_prev, gates, tanh_C, weight_hh = cache
     (dH, dC_next), h = dstate, C_prev.shape[1]
     I, F, C_tilde, O = gates.split(h, dim=1)
@@ -162,4 +164,4 @@ def fused_step_backward(dstate, cache):
     derivative = gates - gates * gates                     # Gamma (1 - Gamma): sigmoid blocks
     derivative[:, 2 * h:3 * h] = 1 - C_tilde * C_tilde     # 1 - C~^2: the candidate's tanh
     dgates.mul_(derivative)                                                     # (LB4)
-    return dgates, (dgates @ weight_hh, dC * F), dgates                         # (LB5), (LB3)
+    return dgates, (dgates @ weight_hh, dC * F), None                         # (LB5), (LB3)

@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 
 from . import _checks
+from .bptt import tanh_
 from .layer import RecurrentLayer
 
 PHI = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda a: a}
@@ -103,14 +104,14 @@ class RNN(RecurrentLayer):
 # fewer operations, and the backward step leaves (B3) to the loop.
 
 def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh, nonlinearity="tanh"):
-    """`step_forward` in three operations. Returns (H_t, cache)."""
+    """`step_forward` in place on one new tensor. Returns (H_t, cache)."""
     A = torch.addmm(gates_x, H_prev, weight_hh.t()).add_(bias_hh)
-    H = A if nonlinearity == "identity" else getattr(A, nonlinearity + "_")()   # (R1)
+    H = {"tanh": tanh_, "relu": torch.relu_, "identity": lambda a: a}[nonlinearity](A)  # (R1)
     return H, (H, weight_hh, nonlinearity)
 
 
 def fused_step_backward(dH, cache):
-    """`step_backward` without (B3): returns (dA_t, dH_prev, dA_t)."""
+    """`step_backward` without (B3): returns (dA_t, dH_prev, None), None for "dhidden is dA_t"."""
     H, weight_hh, nonlinearity = cache
     dA = dH * PHI_PRIME[nonlinearity](H)                                        # (B2)
-    return dA, dA @ weight_hh, dA                                               # (B1)
+    return dA, dA @ weight_hh, None                                             # (B1)
