@@ -34,7 +34,7 @@ def run_sequence(step_forward, x, state0, weight_ih, weight_hh, bias_ih, bias_hh
     Returns (output (T, n, h), the last state, the caches of every step); output stacks H_t.
     Under autograd this *is* the "autograd" path.
     """
-    gates_x = torch.matmul(x, weight_ih.t()) + bias_ih    # X_t W_x + b_x for every t at once
+    gates_x = torch.matmul(x, weight_ih.t()).add_(bias_ih)  # X_t W_x + b_x, every t at once
     state, outputs, caches = state0, [], []
     for gates_x_t in gates_x:
         state, cache = step_forward(gates_x_t, state, weight_hh, bias_hh)

@@ -184,8 +184,8 @@ class GRU(RecurrentLayer):
 def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh):
     """`step_forward` with one sigmoid for R_t and Z_t, and lerp for (G4)."""
     h = H_prev.shape[1]
-    hidden_rz, U = torch.addmm(bias_hh, H_prev, weight_hh.t()).split([2 * h, h], dim=1)
-    RZ = torch.add(gates_x[:, :2 * h], hidden_rz).sigmoid_()                    # (G1), (G2)
+    hidden = torch.addmm(bias_hh, H_prev, weight_hh.t())    # H_{t-1} W_h + b_h: [. | . | U_t]
+    RZ, U = hidden[:, :2 * h].add_(gates_x[:, :2 * h]).sigmoid_(), hidden[:, 2 * h:]  # (G1-2)
     H_tilde = tanh_(torch.addcmul(gates_x[:, 2 * h:], RZ[:, :h], U))            # (G3)
     H = torch.lerp(H_tilde, H_prev, RZ[:, h:])                                  # (G4)
     return H, (H_prev, RZ, U, H_tilde, weight_hh)
