@@ -35,12 +35,13 @@ def _run(function, pair, x, state, weights):
     return [output, *last, *torch.autograd.grad(_loss(output, last), inputs)]
 
 
+@pytest.mark.parametrize("steps", [1, 7])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("name", FUSED)
-def test_fused_path_gives_the_teaching_paths_numbers(name, dtype):
+def test_fused_path_gives_the_teaching_paths_numbers(name, dtype, steps):
     """Outputs, final states and the gradient of x, every weight and bias, and the initial
     state, with a loss on every output and every final state tensor."""
-    x, state, weights = _problem(name, steps=7, n=3, d=2, h=5, seed=4)
+    x, state, weights = _problem(name, steps=steps, n=3, d=2, h=5, seed=4)
     x, *rest = (t.detach().to(dtype).requires_grad_() for t in (x, *state, *weights))
     state, weights = rest[:len(state)], rest[len(state):]
     step_forward, step_backward = CELLS[name][:2]

@@ -12,6 +12,10 @@ depend on H_{t-1}, so `run_sequence` forms it for all steps in one matrix produc
 loop (as cuDNN does), and `sequence_backward` forms its gradients for all steps in one product
 after the loop. Each step returns its share of the recurrent weights' gradient, and the loop
 adds them up: (B3), (GB6), (LB6).
+
+The layers train (bptt="manual") with the fast twin at the end of this module, `FusedBPTT`:
+the same loops run with each model's fused pair of step functions, and the recurrent weights'
+gradient is one matrix product after the loop.
 """
 import torch
 
@@ -84,7 +88,7 @@ def _parts(state):
 
 
 class ManualBPTT(torch.autograd.Function):
-    """The "manual" path: `run_sequence` without a graph, then `sequence_backward`.
+    """The hand-derived backward: `run_sequence` without a graph, then `sequence_backward`.
 
     ManualBPTT.apply(step_forward, step_backward, x, weight_ih, weight_hh, bias_ih, bias_hh,
     *state0) -> (output, *last_state). Every state tensor (H_0, and the LSTM's C_0) comes last

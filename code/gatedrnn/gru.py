@@ -144,7 +144,9 @@ class GRU(RecurrentLayer):
       reset_after: True (default) applies the reset gate after the hidden matmul, (G3), as
         torch.nn.GRU does; False applies it before, (G3'), as Cho et al. 2014 and d2l do.
       bptt: "autograd" (default) lets torch's autograd differentiate the forward loop;
-        "manual" runs the hand-derived `step_backward` through time (`gatedrnn.bptt`).
+        "manual" runs the hand-derived backward through time, with the fast twin of
+        `step_forward` and `step_backward` below (`gatedrnn.bptt.FusedBPTT`; with
+        reset_after=False, the (G3') pair itself through `gatedrnn.bptt.ManualBPTT`).
         autograd is the default because it supports everything autograd does (double
         backward, torch.func, hooks on intermediate states) and is the reference the manual
         path is tested against; choose "manual" to study BPTT or for speed.

@@ -107,8 +107,8 @@ class LSTM(RecurrentLayer):
 
     proj_size: accepted for torch.nn.LSTM's signature, but only 0 (no projection, torch's
       default); any other value raises a ValueError.
-    bptt: "autograd" (default) or "manual" (the hand-derived `step_backward` through time), as
-      for `gatedrnn.GRU`.
+    bptt: "autograd" (default) or "manual" (the hand-derived backward through time, with the
+      fast twin of `step_forward` and `step_backward` below), as for `gatedrnn.GRU`.
 
     Inputs: input (L, N, H_in), or (N, L, H_in) with batch_first=True, or (L, H_in); and
     optionally the pair (h_0, c_0) (a tuple or a list, as torch takes), each

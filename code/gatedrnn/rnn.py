@@ -72,8 +72,9 @@ class RNN(RecurrentLayer):
 
     Same constructor arguments (in the same positions), parameter names and shapes, input
     and output shapes as torch.nn.RNN. Extra keyword argument ``bptt``: "autograd" (default)
-    lets torch's autograd differentiate the forward loop; "manual" runs `step_backward`
-    through time (`gatedrnn.bptt`).
+    lets torch's autograd differentiate the forward loop; "manual" runs the hand-derived
+    backward through time, with the fast twin of `step_forward` and `step_backward` below
+    (`gatedrnn.bptt.FusedBPTT`).
     """
 
     gate_count = 1
