@@ -129,23 +129,26 @@ def tanh_(a):
     return a.mul_(2).sigmoid_().mul_(2).sub_(1)
 
 
-def fused_sequence_backward(step_backward, doutput, dstate_last, caches, H0, output):
+def fused_sequence_backward(step_backward, doutput, dstate_last, caches, H0, output,
+                            weight_hh):
     """`backward_through_time` with a fused step_backward, and (B3) in one product.
 
-    step_backward(dstate, cache) -> (dgates_x, dstate_prev, dhidden): dhidden (n, G h) is the
-    gradient of H_{t-1} W_h + b_h, or None where it equals dgates_x (RNN, LSTM). H0 and output
-    (T, n, h) give the H_{t-1} of every step. Returns what `backward_through_time` returns.
+    step_backward(dstate, cache, dgates_x, spare) -> (dstate_prev, dhidden) writes this step's
+    dgates_x (n, G h) into the row it is given; dhidden, the gradient of the hidden share
+    H_{t-1} W_h + b_h, is None where it is dgates_x too (RNN, LSTM), else (GRU) the spare row,
+    filled with it. H0 and output (T, n, h) give the H_{t-1} of every step. Returns what
+    `backward_through_time` returns.
     """
     dstate, steps = dstate_last, len(caches)
+    # One allocation for dgates_x and, where a step returns it apart (the GRU), dhidden:
+    # memory the RNN and LSTM never touch costs nothing, and one large block, unlike two,
+    # is reused from one training step to the next instead of being returned and faulted in.
+    dgates_x, spare = doutput.new_empty(2, steps, doutput.shape[1], weight_hh.shape[0])
+    dhidden = dgates_x
     for t in reversed(range(steps)):
         dstate = with_direct_part(dstate, doutput[t])                        # (B1)
-        dgates_x_t, dstate, dhidden_t = step_backward(dstate, caches[t])
-        if t == steps - 1:   # one buffer for all steps: less memory than lists and stacks
-            both = dgates_x_t.new_empty(1 if dhidden_t is None else 2, steps, *dgates_x_t.shape)
-            dgates_x, dhidden = both[0], both[-1]
-        dgates_x[t] = dgates_x_t
-        if dhidden_t is not None:
-            dhidden[t] = dhidden_t
+        dstate, dhidden_t = step_backward(dstate, caches[t], dgates_x[t], spare[t])
+        dhidden = dgates_x if dhidden_t is None else spare
     # (B3) for all steps: sum_t H_{t-1}^T dhidden_t, with H_0 apart (saves stacking H_{t-1})
     dweight_hh = torch.addmm(dhidden[0].t() @ H0, dhidden[1:].flatten(0, 1).t(),
                              output[:-1].flatten(0, 1))
@@ -164,16 +167,16 @@ class FusedBPTT(torch.autograd.Function):
         state = state0[0] if len(state0) == 1 else state0
         output, state_last, caches = run_sequence(step_forward, x, state, weight_ih, weight_hh,
                                                   bias_ih, bias_hh)
-        ctx.save_for_backward(x, weight_ih, state0[0], output)
+        ctx.save_for_backward(x, weight_ih, weight_hh, state0[0], output)
         ctx.step_backward, ctx.caches = step_backward, caches
         return (output, *(part.clone() for part in _parts(state_last)))
 
     @staticmethod
     def backward(ctx, doutput, *dstate_last):
-        x, weight_ih, H0, output = ctx.saved_tensors
+        x, weight_ih, weight_hh, H0, output = ctx.saved_tensors
         dstate = dstate_last[0] if len(dstate_last) == 1 else dstate_last
         dgates_x, dstate0, dweight_hh, dbias_hh = fused_sequence_backward(
-            ctx.step_backward, doutput, dstate, ctx.caches, H0, output)
+            ctx.step_backward, doutput, dstate, ctx.caches, H0, output, weight_hh)
         dx, dweight_ih, dbias_ih = input_gradients(dgates_x, x, weight_ih,
                                                    need_dx=ctx.needs_input_grad[2])
         return (None, None, dx, dweight_ih, dweight_hh, dbias_ih, dbias_hh, *_parts(dstate0))

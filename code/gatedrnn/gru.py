@@ -193,17 +193,17 @@ def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh):
     return H, (H_prev, RZ, U, H_tilde, weight_hh)
 
 
-def fused_step_backward(dH, cache):
-    """`step_backward` without (GB6): returns (dgates_x, dH_prev, dhidden), where dhidden =
-    [dA^r, dA^z, dU] is the gradient of H_{t-1} W_h + b_h, which the loop needs for (GB6)."""
+def fused_step_backward(dH, cache, dgates_x, dhidden):
+    """`step_backward` without (GB6), writing [dA^r, dA^z, dA^h] into dgates_x and the
+    gradient of H_{t-1} W_h + b_h, [dA^r, dA^z, dU], into dhidden, which the loop needs for
+    (GB6). Returns (dH_prev, dhidden)."""
     H_prev, RZ, U, H_tilde, weight_hh = cache
     h = H_prev.shape[1]
     dH_Z = dH * RZ[:, h:]
-    dA_h = (dH - dH_Z).mul_(1 - H_tilde * H_tilde)                              # (GB1-2)
-    dhidden = dH.new_empty(dH.shape[0], 3 * h)
+    dA_h = torch.mul(dH - dH_Z, 1 - H_tilde * H_tilde, out=dgates_x[:, 2 * h:])  # (GB1-2)
     torch.mul(dA_h, U, out=dhidden[:, :h])                                      # (GB3)
     torch.mul(dH, H_prev - H_tilde, out=dhidden[:, h:2 * h])                    # (GB1)
-    dhidden[:, :2 * h].mul_(RZ - RZ * RZ)                                       # (GB4)
+    torch.mul(dhidden[:, :2 * h], RZ - RZ * RZ, out=dgates_x[:, :2 * h])        # (GB4)
+    dhidden[:, :2 * h] = dgates_x[:, :2 * h]
     torch.mul(dA_h, RZ[:, :h], out=dhidden[:, 2 * h:])                          # (GB3)
-    dH_prev = torch.addmm(dH_Z, dhidden, weight_hh)                             # (GB5)
-    return torch.cat([dhidden[:, :2 * h], dA_h], dim=1), dH_prev, dhidden
+    return torch.addmm(dH_Z, dhidden, weight_hh), dhidden                       # (GB5)

@@ -152,16 +152,16 @@ def fused_step_forward(gates_x, state_prev, weight_hh, bias_hh):
     return (H, C), (C_prev, gates, tanh_C, weight_hh)
 
 
-def fused_step_backward(dstate, cache):
-    """`step_backward` without (LB6): returns (dgates, (dH_prev, dC_prev), None), None for
-    "the gradient of the hidden share is dgates too"."""
+def fused_step_backward(dstate, cache, dgates, _spare):
+    """`step_backward` without (LB6), writing [dA^i, dA^f, dA^c, dA^o] into dgates.
+    Returns ((dH_prev, dC_prev), None)."""
     C_prev, gates, tanh_C, weight_hh = cache
     (dH, dC_next), h = dstate, C_prev.shape[1]
     I, F, C_tilde, O = gates.split(h, dim=1)
     dC = torch.addcmul(dC_next, dH * O, 1 - tanh_C * tanh_C)                    # (LB2)
     # d of the four activations (LB3), (LB1), then each block's derivative (LB4)
-    dgates = torch.cat([dC * C_tilde, dC * C_prev, dC * I, dH * tanh_C], dim=1)
+    torch.cat([dC * C_tilde, dC * C_prev, dC * I, dH * tanh_C], dim=1, out=dgates)
     derivative = gates - gates * gates                     # Gamma (1 - Gamma): sigmoid blocks
     derivative[:, 2 * h:3 * h] = 1 - C_tilde * C_tilde     # 1 - C~^2: the candidate's tanh
     dgates.mul_(derivative)                                                     # (LB4)
-    return dgates, (dgates @ weight_hh, dC * F), None                         # (LB5), (LB3)
+    return (dgates @ weight_hh, dC * F), None                                   # (LB5), (LB3)

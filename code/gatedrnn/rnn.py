@@ -111,8 +111,8 @@ def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh, nonlinearity="tanh")
     return H, (H, weight_hh, nonlinearity)
 
 
-def fused_step_backward(dH, cache):
-    """`step_backward` without (B3): returns (dA_t, dH_prev, None), None for "dhidden is dA_t"."""
+def fused_step_backward(dH, cache, dA, _spare):
+    """`step_backward` without (B3), writing dL/dA_t into dA. Returns (dH_prev, None)."""
     H, weight_hh, nonlinearity = cache
-    dA = dH * PHI_PRIME[nonlinearity](H)                                        # (B2)
-    return dA, dA @ weight_hh, None                                             # (B1)
+    torch.mul(dH, PHI_PRIME[nonlinearity](H), out=dA)                           # (B2)
+    return dA @ weight_hh, None                                                 # (B1)
