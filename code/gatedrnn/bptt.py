@@ -144,11 +144,12 @@ def fused_sequence_backward(step_backward, doutput, dstate_last, caches, H0, out
     # memory the RNN and LSTM never touch costs nothing, and one large block, unlike two,
     # is reused from one training step to the next instead of being returned and faulted in.
     dgates_x, spare = doutput.new_empty(2, steps, doutput.shape[1], weight_hh.shape[0])
-    dhidden = dgates_x
+    # Each step's rows, taken apart once (indexing a tensor in the loop costs more than this).
+    doutputs, dgates_rows, spare_rows = doutput.unbind(0), dgates_x.unbind(0), spare.unbind(0)
     for t in reversed(range(steps)):
-        dstate = with_direct_part(dstate, doutput[t])                        # (B1)
-        dstate, dhidden_t = step_backward(dstate, caches[t], dgates_x[t], spare[t])
-        dhidden = dgates_x if dhidden_t is None else spare
+        dstate = with_direct_part(dstate, doutputs[t])                       # (B1)
+        dstate, dhidden_t = step_backward(dstate, caches[t], dgates_rows[t], spare_rows[t])
+    dhidden = dgates_x if dhidden_t is None else spare
     # (B3) for all steps: sum_t H_{t-1}^T dhidden_t, with H_0 apart (saves stacking H_{t-1})
     dweight_hh = torch.addmm(dhidden[0].t() @ H0, dhidden[1:].flatten(0, 1).t(),
                              output[:-1].flatten(0, 1))
