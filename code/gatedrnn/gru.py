@@ -186,24 +186,30 @@ class GRU(RecurrentLayer):
 def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh):
     """`step_forward` with one sigmoid for R_t and Z_t, and lerp for (G4)."""
     h = H_prev.shape[1]
-    hidden = torch.addmm(bias_hh, H_prev, weight_hh.t())    # H_{t-1} W_h + b_h: [. | . | U_t]
-    RZ, U = hidden[:, :2 * h].add_(gates_x[:, :2 * h]).sigmoid_(), hidden[:, 2 * h:]  # (G1-2)
-    H_tilde = tanh_(torch.addcmul(gates_x[:, 2 * h:], RZ[:, :h], U))            # (G3)
-    H = torch.lerp(H_tilde, H_prev, RZ[:, h:])                                  # (G4)
-    return H, (H_prev, RZ, U, H_tilde, weight_hh)
+    x_rz, x_h = gates_x.split([2 * h, h], dim=1)
+    hidden_rz, U = torch.addmm(bias_hh, H_prev, weight_hh.t()).split([2 * h, h], dim=1)
+    RZ = hidden_rz.add_(x_rz).sigmoid_()                                        # (G1), (G2)
+    R, Z = RZ.chunk(2, dim=1)
+    H_tilde = tanh_(torch.addcmul(x_h, R, U))                                   # (G3)
+    H = torch.lerp(H_tilde, H_prev, Z)                                          # (G4)
+    return H, (H_prev, RZ, R, Z, U, H_tilde, weight_hh)
 
 
 def fused_step_backward(dH, cache, dgates_x, dhidden):
     """`step_backward` without (GB6), writing [dA^r, dA^z, dA^h] into dgates_x and the
     gradient of H_{t-1} W_h + b_h, [dA^r, dA^z, dU], into dhidden, which the loop needs for
     (GB6). Returns (dH_prev, dhidden)."""
-    H_prev, RZ, U, H_tilde, weight_hh = cache
+    H_prev, RZ, R, Z, U, H_tilde, weight_hh = cache
     h = H_prev.shape[1]
-    dH_Z = dH * RZ[:, h:]
-    dA_h = torch.mul(dH - dH_Z, 1 - H_tilde * H_tilde, out=dgates_x[:, 2 * h:])  # (GB1-2)
-    torch.mul(dA_h, U, out=dhidden[:, :h])                                      # (GB3)
-    torch.mul(dH, H_prev - H_tilde, out=dhidden[:, h:2 * h])                    # (GB1)
-    torch.mul(dhidden[:, :2 * h], RZ - RZ * RZ, out=dgates_x[:, :2 * h])        # (GB4)
-    dhidden[:, :2 * h] = dgates_x[:, :2 * h]
-    torch.mul(dA_h, RZ[:, :h], out=dhidden[:, 2 * h:])                          # (GB3)
+    dA_rz, dA_h = dgates_x.split([2 * h, h], dim=1)
+    dR, dZ, dU = dhidden.split(h, dim=1)
+    dH_Z = dH * Z
+    dH_tilde = dH - dH_Z                                                        # (GB1)
+    torch.addcmul(dH_tilde, dH_tilde * H_tilde, H_tilde, value=-1, out=dA_h)   # (GB2)
+    torch.mul(dA_h, U, out=dR)                                                  # (GB3)
+    torch.mul(dH, H_prev - H_tilde, out=dZ)                                     # (GB1)
+    dRZ_RZ = dhidden[:, :2 * h] * RZ        # (GB4) for both gates: x - x * RZ, x = dRZ * RZ
+    torch.addcmul(dRZ_RZ, dRZ_RZ, RZ, value=-1, out=dA_rz)
+    dhidden[:, :2 * h] = dA_rz
+    torch.mul(dA_h, R, out=dU)                                                  # (GB3)
     return torch.addmm(dH_Z, dhidden, weight_hh), dhidden                       # (GB5)
