@@ -96,8 +96,9 @@ class RecurrentLayer(nn.Module):
         return type(self).step_forward, type(self).step_backward
 
     def fused(self):
-        """The fast twin of the loops over `cell()` that bptt="manual" trains with:
-        (fused_forward, fused_backward) for `bptt.FusedBPTT`, or None to run `cell()`."""
+        """The fast twin of `cell()` that bptt="manual" trains with: the model's
+        (fused_step_forward, fused_step_backward) for `bptt.FusedBPTT`, or None to run
+        `cell()` through `bptt.ManualBPTT`."""
         return None
 
     def forward(self, input, hx=None):
