@@ -35,7 +35,6 @@ from typing import NamedTuple
 import torch
 
 from . import _checks
-from .bptt import tanh_
 from .layer import RecurrentLayer
 
 
@@ -147,7 +146,7 @@ def fused_step_forward(gates_x, state_prev, weight_hh, bias_hh):
     gates[:, 2 * h:3 * h].mul_(2).sub_(1)                                       # (L3)
     I, F, C_tilde, O = gates.split(h, dim=1)
     C = torch.addcmul(F * C_prev, I, C_tilde)                                   # (L5)
-    tanh_C = tanh_(C.clone())
+    tanh_C = torch.sigmoid(2 * C).mul_(2).sub_(1)              # tanh(C_t), as bptt.tanh_ does
     H = O * tanh_C                                                              # (L6)
     return (H, C), (C_prev, gates, tanh_C, weight_hh)
 
@@ -159,9 +158,11 @@ def fused_step_backward(dstate, cache, dgates, _spare):
     (dH, dC_next), h = dstate, C_prev.shape[1]
     I, F, C_tilde, O = gates.split(h, dim=1)
     dC = torch.addcmul(dC_next, dH * O, 1 - tanh_C * tanh_C)                    # (LB2)
-    # d of the four activations (LB3), (LB1), then each block's derivative (LB4)
-    torch.cat([dC * C_tilde, dC * C_prev, dC * I, dH * tanh_C], dim=1, out=dgates)
-    derivative = gates - gates * gates                     # Gamma (1 - Gamma): sigmoid blocks
-    derivative[:, 2 * h:3 * h] = 1 - C_tilde * C_tilde     # 1 - C~^2: the candidate's tanh
-    dgates.mul_(derivative)                                                     # (LB4)
+    dC_I = dC * I
+    torch.cat([dC * C_tilde, dC * C_prev, dC_I, dH * tanh_C], dim=1, out=dgates)  # (LB3), (LB1)
+    # (LB4) as x - x * a: with x = dGamma * Gamma for the gates (the candidate's block too,
+    # then written over with x = dC~ * C~, its tanh's derivative being 1 - C~^2)
+    dgates_gates = dgates * gates
+    torch.addcmul(dgates_gates, dgates_gates, gates, value=-1, out=dgates)
+    torch.addcmul(dC_I, dC_I * C_tilde, C_tilde, value=-1, out=dgates[:, 2 * h:3 * h])
     return (dgates @ weight_hh, dC * F), None                                   # (LB5), (LB3)
