@@ -4,9 +4,11 @@ One training step = forward over the whole sequence, a scalar loss, backward, ti
 `gatedrnn.compare.training_step_time`. Each model gets the same weights and the same input, and
 its torch.nn twin is timed in the same run: the three layers take turns, one step each, so a
 busy machine slows all of them alike, and each ratio is the median of the per-turn ratios.
+"manual" is the hand-derived backward pass as the layers train with it: the fused twin of the
+step functions (`gatedrnn.bptt.FusedBPTT`).
 
     python code/benchmark.py            # T=100, batch 64, 32 inputs, 128 units, float32, 2 threads
-    python code/benchmark.py --steps 50 --repeats 20
+    python code/benchmark.py --steps 50 --repeats 20 --models GRU LSTM
 """
 import argparse
 import statistics
@@ -31,13 +33,15 @@ def main(argv=None):
     parser.add_argument("--hidden", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--models", nargs="+", default=["RNN", "GRU", "LSTM"],
+                        choices=["RNN", "GRU", "LSTM"])
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     x = torch.randn(args.steps, args.batch, args.inputs)
     print(f"T={args.steps}, batch {args.batch}, {args.inputs} inputs, {args.hidden} units, "
           f"float32, {args.threads} threads, median of {args.repeats}")
-    for name in ("RNN", "GRU", "LSTM"):
+    for name in args.models:
         reference = getattr(torch.nn, name)(args.inputs, args.hidden)
         models = {f"torch.nn.{name}": reference}
         for bptt in ("manual", "autograd"):
@@ -46,7 +50,10 @@ def main(argv=None):
             models[f"gatedrnn.{name} ({bptt})"] = model
         seconds = {label: [] for label in models}
         for turn in range(3 + args.repeats):            # the first 3 turns warm up
-            for label, model in models.items():
+            # Every other turn in reverse order, so that no model always runs right after the
+            # same one (whose freed memory and cached data it would inherit).
+            for label in list(models)[::1 if turn % 2 else -1]:
+                model = models[label]
                 step = training_step_time(model, x, None, output_sum, repeats=1, warmup=0)
                 if turn >= 3:
                     seconds[label].append(step)

@@ -12,6 +12,10 @@ depend on H_{t-1}, so `run_sequence` forms it for all steps in one matrix produc
 loop (as cuDNN does), and `sequence_backward` forms its gradients for all steps in one product
 after the loop. Each step returns its share of the recurrent weights' gradient, and the loop
 adds them up: (B3), (GB6), (LB6).
+
+The layers train (bptt="manual") with the fast twin at the end of this module, `FusedBPTT`:
+the same loops run with each model's fused pair of step functions, and the recurrent weights'
+gradient is one matrix product after the loop.
 """
 import torch
 
@@ -34,7 +38,7 @@ def run_sequence(step_forward, x, state0, weight_ih, weight_hh, bias_ih, bias_hh
     Returns (output (T, n, h), the last state, the caches of every step); output stacks H_t.
     Under autograd this *is* the "autograd" path.
     """
-    gates_x = torch.matmul(x, weight_ih.t()) + bias_ih    # X_t W_x + b_x for every t at once
+    gates_x = torch.matmul(x, weight_ih.t()).add_(bias_ih)  # X_t W_x + b_x, every t at once
     state, outputs, caches = state0, [], []
     for gates_x_t in gates_x:
         state, cache = step_forward(gates_x_t, state, weight_hh, bias_hh)
@@ -69,10 +73,14 @@ def sequence_backward(step_backward, doutput, dstate_last, x, caches, weight_ih,
     """
     dgates_x, dstate0, dweight_hh, dbias_hh = backward_through_time(
         step_backward, doutput, dstate_last, caches)
-    dx = torch.matmul(dgates_x, weight_ih) if need_dx else None
-    dweight_ih = dgates_x.flatten(0, 1).t() @ x.flatten(0, 1)
-    dbias_ih = dgates_x.sum(dim=(0, 1))
+    dx, dweight_ih, dbias_ih = input_gradients(dgates_x, x, weight_ih, need_dx)
     return dx, dstate0, dweight_ih, dweight_hh, dbias_ih, dbias_hh
+
+
+def input_gradients(dgates_x, x, weight_ih, need_dx=True):
+    """The input's share X_t W_x + b_x for all steps, backward: dx, dweight_ih, dbias_ih."""
+    dx = torch.matmul(dgates_x, weight_ih) if need_dx else None
+    return dx, dgates_x.flatten(0, 1).t() @ x.flatten(0, 1), dgates_x.sum(dim=(0, 1))
 
 
 def _parts(state):
@@ -80,7 +88,7 @@ def _parts(state):
 
 
 class ManualBPTT(torch.autograd.Function):
-    """The "manual" path: `run_sequence` without a graph, then `sequence_backward`.
+    """The hand-derived backward: `run_sequence` without a graph, then `sequence_backward`.
 
     ManualBPTT.apply(step_forward, step_backward, x, weight_ih, weight_hh, bias_ih, bias_hh,
     *state0) -> (output, *last_state). Every state tensor (H_0, and the LSTM's C_0) comes last
@@ -106,3 +114,70 @@ class ManualBPTT(torch.autograd.Function):
                                                    ctx.caches, weight_ih,
                                                    need_dx=ctx.needs_input_grad[2])
         return (None, None, dx, *dweights, *_parts(dstate0))
+
+
+# ----------------------------------------------------------------------------- Fast twin
+# What the layers train with (bptt="manual"): the loops above, run with each model's fused pair
+# of step functions (`fused_step_forward`, `fused_step_backward` in rnn.py, gru.py, lstm.py):
+# the same equations in fewer, larger operations. The backward step returns, instead of its
+# share of (B3), the gradient of its hidden share H_{t-1} W_h + b_h, and (B3) is one matrix
+# product over all steps after the loop. tests/test_fused.py checks that both paths agree.
+
+def tanh_(a):
+    """tanh(a) in place, as 2 sigma(2a) - 1 (exact but for rounding): torch's CPU sigmoid is
+    several times faster than its tanh, and the fused steps call it once or twice a step."""
+    return a.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
+def fused_sequence_backward(step_backward, doutput, dstate_last, caches, H0, output,
+                            weight_hh):
+    """`backward_through_time` with a fused step_backward, and (B3) in one product.
+
+    step_backward(dstate, cache, dgates_x, spare) -> (dstate_prev, dhidden) writes this step's
+    dgates_x (n, G h) into the row it is given; dhidden, the gradient of the hidden share
+    H_{t-1} W_h + b_h, is None where it is dgates_x too (RNN, LSTM), else (GRU) the spare row,
+    filled with it. H0 and output (T, n, h) give the H_{t-1} of every step. Returns what
+    `backward_through_time` returns.
+    """
+    dstate, steps = dstate_last, len(caches)
+    # One allocation for dgates_x and, where a step returns it apart (the GRU), dhidden:
+    # memory the RNN and LSTM never touch costs nothing, and one large block, unlike two,
+    # is reused from one training step to the next instead of being returned and faulted in.
+    dgates_x, spare = doutput.new_empty(2, steps, doutput.shape[1], weight_hh.shape[0])
+    # Each step's rows, taken apart once (indexing a tensor in the loop costs more than this).
+    doutputs, dgates_rows, spare_rows = doutput.unbind(0), dgates_x.unbind(0), spare.unbind(0)
+    for t in reversed(range(steps)):
+        dstate = with_direct_part(dstate, doutputs[t])                       # (B1)
+        dstate, dhidden_t = step_backward(dstate, caches[t], dgates_rows[t], spare_rows[t])
+    dhidden = dgates_x if dhidden_t is None else spare
+    # (B3) for all steps: sum_t H_{t-1}^T dhidden_t, with H_0 apart (saves stacking H_{t-1})
+    dweight_hh = torch.addmm(dhidden[0].t() @ H0, dhidden[1:].flatten(0, 1).t(),
+                             output[:-1].flatten(0, 1))
+    return dgates_x, dstate, dweight_hh, dhidden.sum(dim=(0, 1))
+
+
+class FusedBPTT(torch.autograd.Function):
+    """The fast twin of `ManualBPTT`: the same call with a model's fused pair of step functions,
+    FusedBPTT.apply(fused_step_forward, fused_step_backward, x, weight_ih, weight_hh, bias_ih,
+    bias_hh, *state0) -> (output, *last_state).
+    """
+
+    @staticmethod
+    def forward(ctx, step_forward, step_backward, x, weight_ih, weight_hh, bias_ih, bias_hh,
+                *state0):
+        state = state0[0] if len(state0) == 1 else state0
+        output, state_last, caches = run_sequence(step_forward, x, state, weight_ih, weight_hh,
+                                                  bias_ih, bias_hh)
+        ctx.save_for_backward(x, weight_ih, weight_hh, state0[0], output)
+        ctx.step_backward, ctx.caches = step_backward, caches
+        return (output, *(part.clone() for part in _parts(state_last)))
+
+    @staticmethod
+    def backward(ctx, doutput, *dstate_last):
+        x, weight_ih, weight_hh, H0, output = ctx.saved_tensors
+        dstate = dstate_last[0] if len(dstate_last) == 1 else dstate_last
+        dgates_x, dstate0, dweight_hh, dbias_hh = fused_sequence_backward(
+            ctx.step_backward, doutput, dstate, ctx.caches, H0, output, weight_hh)
+        dx, dweight_ih, dbias_ih = input_gradients(dgates_x, x, weight_ih,
+                                                   need_dx=ctx.needs_input_grad[2])
+        return (None, None, dx, dweight_ih, dweight_hh, dbias_ih, dbias_hh, *_parts(dstate0))

@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 import torch
 
+from .bptt import tanh_
 from .layer import RecurrentLayer
 
 
@@ -143,7 +144,9 @@ class GRU(RecurrentLayer):
       reset_after: True (default) applies the reset gate after the hidden matmul, (G3), as
         torch.nn.GRU does; False applies it before, (G3'), as Cho et al. 2014 and d2l do.
       bptt: "autograd" (default) lets torch's autograd differentiate the forward loop;
-        "manual" runs the hand-derived `step_backward` through time (`gatedrnn.bptt`).
+        "manual" runs the hand-derived backward through time, with the fast twin of
+        `step_forward` and `step_backward` below (`gatedrnn.bptt.FusedBPTT`; with
+        reset_after=False, the (G3') pair itself through `gatedrnn.bptt.ManualBPTT`).
         autograd is the default because it supports everything autograd does (double
         backward, torch.func, hooks on intermediate states) and is the reference the manual
         path is tested against; choose "manual" to study BPTT or for speed.
@@ -171,3 +174,42 @@ class GRU(RecurrentLayer):
         if self.reset_after:
             return step_forward, step_backward
         return step_forward_reset_before, step_backward_reset_before
+
+    def fused(self):
+        return (fused_step_forward, fused_step_backward) if self.reset_after else None
+
+
+# ----------------------------------------------------------------------------- Fast twin
+# The pair above, fused for training (bptt="manual" runs it through `gatedrnn.bptt.FusedBPTT`):
+# the same equations in fewer operations; the backward step leaves (GB6) to the loop.
+
+def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh):
+    """`step_forward` with one sigmoid for R_t and Z_t, and lerp for (G4)."""
+    h = H_prev.shape[1]
+    x_rz, x_h = gates_x.split([2 * h, h], dim=1)
+    hidden_rz, U = torch.addmm(bias_hh, H_prev, weight_hh.t()).split([2 * h, h], dim=1)
+    RZ = hidden_rz.add_(x_rz).sigmoid_()                                        # (G1), (G2)
+    R, Z = RZ.chunk(2, dim=1)
+    H_tilde = tanh_(torch.addcmul(x_h, R, U))                                   # (G3)
+    H = torch.lerp(H_tilde, H_prev, Z)                                          # (G4)
+    return H, (H_prev, RZ, R, Z, U, H_tilde, weight_hh)
+
+
+def fused_step_backward(dH, cache, dgates_x, dhidden):
+    """`step_backward` without (GB6), writing [dA^r, dA^z, dA^h] into dgates_x and the
+    gradient of H_{t-1} W_h + b_h, [dA^r, dA^z, dU], into dhidden, which the loop needs for
+    (GB6). Returns (dH_prev, dhidden)."""
+    H_prev, RZ, R, Z, U, H_tilde, weight_hh = cache
+    h = H_prev.shape[1]
+    dA_rz, dA_h = dgates_x.split([2 * h, h], dim=1)
+    dR, dZ, dU = dhidden.split(h, dim=1)
+    dH_Z = dH * Z
+    dH_tilde = dH - dH_Z                                                        # (GB1)
+    torch.addcmul(dH_tilde, dH_tilde * H_tilde, H_tilde, value=-1, out=dA_h)   # (GB2)
+    torch.mul(dA_h, U, out=dR)                                                  # (GB3)
+    torch.mul(dH, H_prev - H_tilde, out=dZ)                                     # (GB1)
+    dRZ_RZ = dhidden[:, :2 * h] * RZ        # (GB4) for both gates: x - x * RZ, x = dRZ * RZ
+    torch.addcmul(dRZ_RZ, dRZ_RZ, RZ, value=-1, out=dA_rz)
+    dhidden[:, :2 * h] = dA_rz
+    torch.mul(dA_h, R, out=dU)                                                  # (GB3)
+    return torch.addmm(dH_Z, dhidden, weight_hh), dhidden                       # (GB5)

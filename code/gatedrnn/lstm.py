@@ -106,8 +106,8 @@ class LSTM(RecurrentLayer):
 
     proj_size: accepted for torch.nn.LSTM's signature, but only 0 (no projection, torch's
       default); any other value raises a ValueError.
-    bptt: "autograd" (default) or "manual" (the hand-derived `step_backward` through time), as
-      for `gatedrnn.GRU`.
+    bptt: "autograd" (default) or "manual" (the hand-derived backward through time, with the
+      fast twin of `step_forward` and `step_backward` below), as for `gatedrnn.GRU`.
 
     Inputs: input (L, N, H_in), or (N, L, H_in) with batch_first=True, or (L, H_in); and
     optionally the pair (h_0, c_0) (a tuple or a list, as torch takes), each
@@ -128,3 +128,41 @@ class LSTM(RecurrentLayer):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, bptt=bptt, device=device, dtype=dtype)
         self.proj_size = 0
+
+    def fused(self):
+        return fused_step_forward, fused_step_backward
+
+
+# ----------------------------------------------------------------------------- Fast twin
+# The pair above, fused for training (bptt="manual" runs it through `gatedrnn.bptt.FusedBPTT`):
+# fewer operations, and the backward step leaves (LB6)'s W_h and b_h to the loop.
+
+def fused_step_forward(gates_x, state_prev, weight_hh, bias_hh):
+    """`step_forward` with one sigmoid over the four blocks: tanh(a) = 2 sigma(2a) - 1."""
+    (H_prev, C_prev), h = state_prev, state_prev[0].shape[1]
+    gates = torch.addmm(gates_x, H_prev, weight_hh.t()).add_(bias_hh)
+    gates[:, 2 * h:3 * h].mul_(2)
+    gates.sigmoid_()                                                            # (L1), (L2), (L4)
+    gates[:, 2 * h:3 * h].mul_(2).sub_(1)                                       # (L3)
+    I, F, C_tilde, O = gates.split(h, dim=1)
+    C = torch.addcmul(F * C_prev, I, C_tilde)                                   # (L5)
+    tanh_C = torch.sigmoid(2 * C).mul_(2).sub_(1)              # tanh(C_t), as bptt.tanh_ does
+    H = O * tanh_C                                                              # (L6)
+    return (H, C), (C_prev, gates, tanh_C, weight_hh)
+
+
+def fused_step_backward(dstate, cache, dgates, _spare):
+    """`step_backward` without (LB6), writing [dA^i, dA^f, dA^c, dA^o] into dgates.
+    Returns ((dH_prev, dC_prev), None)."""
+    C_prev, gates, tanh_C, weight_hh = cache
+    (dH, dC_next), h = dstate, C_prev.shape[1]
+    I, F, C_tilde, O = gates.split(h, dim=1)
+    dC = torch.addcmul(dC_next, dH * O, 1 - tanh_C * tanh_C)                    # (LB2)
+    dC_I = dC * I
+    torch.cat([dC * C_tilde, dC * C_prev, dC_I, dH * tanh_C], dim=1, out=dgates)  # (LB3), (LB1)
+    # (LB4) as x - x * a: with x = dGamma * Gamma for the gates (the candidate's block too,
+    # then written over with x = dC~ * C~, its tanh's derivative being 1 - C~^2)
+    dgates_gates = dgates * gates
+    torch.addcmul(dgates_gates, dgates_gates, gates, value=-1, out=dgates)
+    torch.addcmul(dC_I, dC_I * C_tilde, C_tilde, value=-1, out=dgates[:, 2 * h:3 * h])
+    return (dgates @ weight_hh, dC * F), None                                   # (LB5), (LB3)

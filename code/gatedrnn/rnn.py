@@ -21,6 +21,7 @@ from typing import NamedTuple
 import torch
 
 from . import _checks
+from .bptt import tanh_
 from .layer import RecurrentLayer
 
 PHI = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda a: a}
@@ -71,8 +72,9 @@ class RNN(RecurrentLayer):
 
     Same constructor arguments (in the same positions), parameter names and shapes, input
     and output shapes as torch.nn.RNN. Extra keyword argument ``bptt``: "autograd" (default)
-    lets torch's autograd differentiate the forward loop; "manual" runs `step_backward`
-    through time (`gatedrnn.bptt`).
+    lets torch's autograd differentiate the forward loop; "manual" runs the hand-derived
+    backward through time, with the fast twin of `step_forward` and `step_backward` below
+    (`gatedrnn.bptt.FusedBPTT`).
     """
 
     gate_count = 1
@@ -93,3 +95,24 @@ class RNN(RecurrentLayer):
 
     def cell(self):
         return partial(step_forward, nonlinearity=self.nonlinearity), step_backward
+
+    def fused(self):
+        return partial(fused_step_forward, nonlinearity=self.nonlinearity), fused_step_backward
+
+
+# ----------------------------------------------------------------------------- Fast twin
+# The pair above, fused for training (bptt="manual" runs it through `gatedrnn.bptt.FusedBPTT`):
+# fewer operations, and the backward step leaves (B3) to the loop.
+
+def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh, nonlinearity="tanh"):
+    """`step_forward` in place on one new tensor. Returns (H_t, cache)."""
+    A = torch.addmm(gates_x, H_prev, weight_hh.t()).add_(bias_hh)
+    H = {"tanh": tanh_, "relu": torch.relu_, "identity": lambda a: a}[nonlinearity](A)  # (R1)
+    return H, (H, weight_hh, nonlinearity)
+
+
+def fused_step_backward(dH, cache, dA, _spare):
+    """`step_backward` without (B3), writing dL/dA_t into dA. Returns (dH_prev, None)."""
+    H, weight_hh, nonlinearity = cache
+    torch.mul(dH, PHI_PRIME[nonlinearity](H), out=dA)                           # (B2)
+    return dA @ weight_hh, None                                                 # (B1)
