@@ -54,14 +54,14 @@ def make_course(root, course_id, assignment, notebooks):
     return env, source, root / "release" / assignment
 
 
-def solution_lines(source):
-    """The non-empty lines between '### BEGIN SOLUTION' and '### END SOLUTION' (also when the
-    markers sit in an HTML comment, as in a markdown cell)."""
+def solution_lines(source, begin="### BEGIN SOLUTION", end="### END SOLUTION"):
+    """The non-empty lines between `begin` and `end` (by default the solution markers, also when
+    they sit in an HTML comment, as in a markdown cell)."""
     lines, inside = [], False
     for line in source.splitlines():
-        if "### BEGIN SOLUTION" in line:
+        if begin in line:
             inside = True
-        elif "### END SOLUTION" in line:
+        elif end in line:
             inside = False
         elif inside and line.strip():
             lines.append(line.strip())

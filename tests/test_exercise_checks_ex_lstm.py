@@ -27,13 +27,7 @@ PAGES = ("lstm", "questions")
 DRAW_NOTHING = {"lstm-step-backward", "questions-alias"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny tensors: a second thread only waits for the first, and on a busy machine spins
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def check_source(page, label):

@@ -22,13 +22,7 @@ from gatedrnn import training, truncation
 BOOK = Path(__file__).resolve().parents[1] / "book"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # the models here are tiny: one thread is faster than two that contend (as on the pages)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # --- rnn-relu-backward ---------------------------------------------------------------------------

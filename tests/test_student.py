@@ -14,6 +14,7 @@ from gatedrnn.student import (
     student_notebook,
     write_student_copies,
 )
+from nbgrader_course import solution_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 BOOK = ROOT / "book"
@@ -137,15 +138,7 @@ def test_command_line(tmp_path):
 
 
 def _hidden_lines(source):
-    lines, inside = [], False
-    for line in source.splitlines():
-        if "BEGIN HIDDEN TESTS" in line:
-            inside = True
-        elif "END HIDDEN TESTS" in line:
-            inside = False
-        elif inside and line.strip():
-            lines.append(line.strip())
-    return lines
+    return solution_lines(source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
 def _check_cell(source, grade_id="ex-a-check"):
