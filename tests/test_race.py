@@ -86,6 +86,37 @@ def test_run_parallel_matches_serial_and_keeps_order():
     assert [r["test_loss"] for r in pooled] == [r["test_loss"] for r in serial][::-1]
 
 
+def test_worker_pool_spawns_by_default_and_names_a_bad_start_method():
+    pool = race.worker_pool(1)
+    try:   # a spawned worker is a fresh interpreter: its parent is this process, not a fork of it
+        assert pool.apply(_start_method) == "spawn"
+    finally:
+        pool.close()
+        pool.join()
+    with pytest.raises(ValueError, match="start_method"):
+        race.worker_pool(2, start_method="telepathy")
+
+
+def _start_method():
+    import multiprocessing
+    return multiprocessing.get_start_method(allow_none=True) or "spawn"
+
+
+def test_real_data_runs_train_with_the_hand_derived_backward_pass_on_request():
+    words = data.char_corpus(["abc", "abd", "bcd", "cab", "dab", "bad"] * 5, seed=0)
+    train, valid = (data.encode_words(w, words.vocab)
+                    for w in (words.train_words, words.valid_words))
+    spec = dict(kind="GRU", seed=0, hidden=8, steps=3, batch=4, lr=1e-2, clip=1.0, train=train,
+                valid=valid, vocab_size=len(words.vocab))
+    autograd, manual = (race.run_language_model(dict(spec, bptt=b)) for b in ("autograd", "manual"))
+    assert manual["bits"] == pytest.approx(autograd["bits"], abs=1e-5)
+    with pytest.raises(ValueError, match="bptt"):     # the spec's bptt reaches the layer
+        race.run_language_model(dict(spec, bptt="by hand"))
+    digits = data.load_digits_sequences(mode="rows", seed=0)
+    with pytest.raises(ValueError, match="bptt"):
+        race.run_digits(dict(spec, kind="LSTM", train=digits[0], test=digits[1], bptt="by hand"))
+
+
 def test_input_gradient_profile_matches_autograd_at_one_distance():
     model = race.build_model(dict(SMALL, kind="LSTM", seed=0))
     x = torch.rand(4, 6, 2)

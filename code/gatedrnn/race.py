@@ -161,14 +161,22 @@ def _one_thread():
     torch.set_num_threads(1)
 
 
-def worker_pool(processes=2):
+def worker_pool(processes=2, *, start_method="spawn"):
     """A pool of `processes` worker processes, one torch thread each, to pass to
-    `run_parallel` several times (starting workers costs a second or so each; close() it
-    when done). Forked where the platform allows it, spawned elsewhere."""
+    `run_parallel` several times (close() it when done).
+
+    Workers are spawned by default: each is a fresh interpreter that imports torch (about two
+    CPU seconds each, once per pool). Forking would be cheaper, but a notebook's kernel runs
+    several threads (its messaging and output threads, tqdm's monitor, torch's pool), and a
+    forked child inherits any lock one of them held at that instant, held for ever: the
+    worker, and the cell waiting for it, can hang. start_method="fork" (or "forkserver")
+    chooses another of multiprocessing's start methods."""
     if not isinstance(processes, numbers.Integral) or processes < 1:
         raise ValueError(f"processes must be a positive int, got {processes!r}")
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    if start_method not in multiprocessing.get_all_start_methods():
+        raise ValueError(f"start_method must be one of {multiprocessing.get_all_start_methods()}, "
+                         f"got {start_method!r}")
+    context = multiprocessing.get_context(start_method)
     return context.Pool(processes, initializer=_one_thread)
 
 
@@ -320,13 +328,15 @@ def build_language_model(kind, vocab_size, hidden, *, embedding=16, seed=0, **op
 
 def run_language_model(spec):
     """Train one character language model; spec: kind, seed, hidden, steps, batch, lr, clip,
-    train (pairs), valid (pairs), vocab_size, optional bidirectional. Returns validation bits
-    per character and the trained weights (state_dict), so that the caller can sample from it."""
+    train (pairs), valid (pairs), vocab_size, optional bidirectional and bptt ("autograd", or
+    "manual" for the hand-derived backward pass). Returns validation bits per character and
+    the trained weights (state_dict), so that the caller can sample from it."""
     torch.set_num_threads(1)
     start = time.process_time()
     model = build_language_model(spec["kind"], spec["vocab_size"], spec["hidden"],
                                  seed=spec["seed"],
-                                 bidirectional=spec.get("bidirectional", False))
+                                 bidirectional=spec.get("bidirectional", False),
+                                 bptt=spec.get("bptt", "autograd"))
     loss_fn = lambda logits, y: F.cross_entropy(  # noqa: E731
         logits.reshape(-1, logits.shape[-1]), y.reshape(-1), ignore_index=tasks.IGNORE_INDEX)
     train(model, loss_fn, spec["train"], steps=spec["steps"], batch_size=spec["batch"],
@@ -348,14 +358,16 @@ def run_language_model(spec):
 def run_digits(spec):
     """Train one digit classifier that reads the final state; spec: kind, seed, hidden,
     steps, batch, lr, clip, train, test (from data.load_digits_sequences), optional
-    num_layers and bidirectional. Returns the test accuracy after spec['steps'] steps."""
+    num_layers, bidirectional and bptt ("autograd", or "manual" for the hand-derived backward
+    pass). Returns the test accuracy after spec['steps'] steps."""
     torch.set_num_threads(1)
     start = time.process_time()
     train_set, test_set = spec["train"], spec["test"]
     torch.manual_seed(spec["seed"])
     layer = _layer(spec["kind"], train_set[0].shape[-1], spec["hidden"],
                    num_layers=spec.get("num_layers", 1),
-                   bidirectional=spec.get("bidirectional", False))
+                   bidirectional=spec.get("bidirectional", False),
+                   bptt=spec.get("bptt", "autograd"))
     model = SequenceModel(layer, 10)   # reads every direction's final state
     train(model, F.cross_entropy, train_set, steps=spec["steps"], batch_size=spec["batch"],
           lr=spec["lr"], clip=spec["clip"], seed=spec["seed"], progress=False)
