@@ -1,5 +1,8 @@
 """gatedrnn.experiments: the GRU variants are the equations they claim, the runs are
 reproducible, and bad options are refused."""
+import multiprocessing
+import os
+
 import pytest
 import torch
 
@@ -131,6 +134,15 @@ def test_map_seeds_gives_the_same_results_in_one_or_two_processes():
 
 def _norm_of_random(seed, size):
     return float(torch.randn(size, generator=torch.Generator().manual_seed(seed)).norm())
+
+
+@pytest.mark.skipif("forkserver" not in multiprocessing.get_all_start_methods(),
+                    reason="no fork server on this platform (workers are spawned)")
+def test_map_seeds_workers_are_not_forks_of_the_caller():
+    # a fork of a Jupyter kernel copies its threads and locks and can hang; the workers must
+    # come from the fork server, so their parent is not this process
+    parents = ex.map_seeds(os.getppid, [((), {}), ((), {})], processes=2)
+    assert os.getpid() not in parents
 
 
 def test_median():

@@ -318,6 +318,18 @@ def clipping_norms(kind, hidden_size, seed, *, seq_len=50, batch=64, steps=40, l
             "at_init": history.grad_norm[0], "median": median(history.grad_norm)}
 
 
+def _pool_context():
+    # Workers start from a fork server: a fresh single-threaded process that imported torch and
+    # this module once, and forks a worker per pool. A plain fork would copy a Jupyter kernel's
+    # threads (ZMQ, heartbeat, output) and any lock they held, which can leave a worker waiting
+    # for the kernel forever; spawn is as safe but imports torch again in every worker.
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])   # no effect once the server runs: harmless
+    return context
+
+
 def _call(job):
     function, args, kwargs = job
     torch.set_num_threads(1)
@@ -327,8 +339,11 @@ def _call(job):
 def map_seeds(function, jobs, *, processes=None, desc=None):
     """[function(*args, **kwargs) for (args, kwargs) in jobs], run in `processes` worker
     processes (default: the CPU count, at most 2; 1 runs in this process). Each worker uses
-    one torch thread, so results do not depend on the number of processes. desc: if given,
-    a progress bar with this label counts the finished jobs."""
+    one torch thread, so results do not depend on the number of processes. With more than one
+    process, `function` and the arguments must be picklable by reference: defined at the top
+    level of a module (a function defined in a notebook is not), because the workers start
+    from a fork server (spawned where there is none), not as copies of this process.
+    desc: if given, a progress bar with this label counts the finished jobs."""
     jobs = [(function, tuple(args), dict(kwargs)) for args, kwargs in jobs]
     processes = processes or min(2, os.cpu_count() or 1)
     bar = tqdm(total=len(jobs), desc=desc, disable=desc is None, leave=False)
@@ -343,8 +358,7 @@ def map_seeds(function, jobs, *, processes=None, desc=None):
             finally:
                 torch.set_num_threads(threads)
             return results
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with ProcessPoolExecutor(processes, mp_context=context) as pool:
+        with ProcessPoolExecutor(processes, mp_context=_pool_context()) as pool:
             results = []
             for result in pool.map(_call, jobs):
                 results.append(result)
