@@ -186,7 +186,94 @@ HANDWRITTEN = [
      "lstm/no-direct-path"),
     ("lstm", [("dC_next, caches[t])", "torch.zeros_like(dC_next), caches[t])")], "bptt",
      "lstm/no-recurrence-c"),
+    # The rest of the issue's list, each written by hand into each model that can make it.
+    ("rnn", [('H_prev @ P["W_hh"]', 'H_prev @ P["W_hh"].T')], "step_forward", "rnn/transposed"),
+    ("rnn", [("H = H0\n", "H = torch.zeros_like(H0)\n")], "bptt", "rnn/start-from-zero"),
+    ("gru", [('R = torch.sigmoid(X @ P["W_xr"] + P["b_xr"] + H_prev @ P["W_hr"] + P["b_hr"])',
+              'R = torch.sigmoid(X @ P["W_xz"] + P["b_xz"] + H_prev @ P["W_hz"] + P["b_hz"])'),
+             ('Z = torch.sigmoid(X @ P["W_xz"] + P["b_xz"] + H_prev @ P["W_hz"] + P["b_hz"])',
+              'Z = torch.sigmoid(X @ P["W_xr"] + P["b_xr"] + H_prev @ P["W_hr"] + P["b_hr"])')],
+     "step_forward", "gru/rz-swapped"),
+    ("gru", [("R = torch.sigmoid(", "R = torch.tanh("), ("Z = torch.sigmoid(", "Z = torch.tanh("),
+             ("H_tilde = torch.tanh(", "H_tilde = torch.sigmoid(")], "step_forward",
+     "gru/act-swapped"),
+    ("gru", [('H_prev @ P["W_hr"]', 'H_prev @ P["W_hr"].T'),
+             ('H_prev @ P["W_hz"] + P["b_hz"])', 'H_prev @ P["W_hz"].T + P["b_hz"])'),
+             ('U = H_prev @ P["W_hh"]', 'U = H_prev @ P["W_hh"].T')], "step_forward",
+     "gru/transposed"),
+    ("gru", [(' + P["b_hz"])  # (G2)', ")  # (G2)")], "step_forward", "gru/no-b_hz"),
+    ("gru", [("dA_z = dZ * Z * (1 - Z)", "dA_z = dZ")], "step_backward", "gru/no-sigmoid-grad-z"),
+    ("gru", [("dA_r = dR * R * (1 - R)", "dA_r = dR")], "step_backward", "gru/no-sigmoid-grad-r"),
+    ("gru", [('dU @ P["W_hh"].T', 'dU @ P["W_hh"]'), ('dA_r @ P["W_hr"].T', 'dA_r @ P["W_hr"]'),
+             ('dA_z @ P["W_hz"].T', 'dA_z @ P["W_hz"]')], "step_backward",
+     "gru/back-not-transposed"),
+    ("gru", [('"W_hh": H_prev.T @ dU', '"W_hh": dU.T @ H_prev'),
+             ('"W_hr": H_prev.T @ dA_r', '"W_hr": dA_r.T @ H_prev'),
+             ('"W_hz": H_prev.T @ dA_z', '"W_hz": dA_z.T @ H_prev')], "step_backward",
+     "gru/dW-transposed"),
+    ("gru", [("gru_step_backward(dH_seq[t] + dH_next", "gru_step_backward(dH_seq[t]")], "bptt",
+     "gru/no-recurrence"),
+    ("gru", [("totals[key] = totals.get(key, 0) + grad", "totals[key] = totals.get(key, grad)")],
+     "bptt", "gru/only-last-step"),
+    ("lstm", [("I = torch.sigmoid(", "I = torch.tanh("), ("F = torch.sigmoid(", "F = torch.tanh("),
+              ("O = torch.sigmoid(", "O = torch.tanh("),
+              ("C_tilde = torch.tanh(", "C_tilde = torch.sigmoid(")], "step_forward",
+     "lstm/act-swapped"),
+    ("lstm", [('H_prev @ P[f"W_h{block}"]', 'H_prev @ P[f"W_h{block}"].T')], "step_forward",
+     "lstm/transposed"),
+    ("lstm", [('+ P[f"b_{block}"]', '+ (P[f"b_{block}"] if block != "f" else 0)')],
+     "step_forward", "lstm/no-b_f"),
+    ("lstm", [("dC_total * C_tilde * I * (1 - I)", "dC_total * C_tilde"),
+              ("dC_total * C_prev * F * (1 - F)", "dC_total * C_prev"), ("dO * O * (1 - O)", "dO")],
+     "step_backward", "lstm/no-sigmoid-grad"),
+    ("lstm", [("dC_total * C_prev * F * (1 - F)", "dC_total * C_prev")], "step_backward",
+     "lstm/no-sigmoid-grad-f"),
+    ("lstm", [("dC_total * I * (1 - C_tilde * C_tilde)", "dC_total * I")], "step_backward",
+     "lstm/no-tanh-grad"),
+    ("lstm", [('dA[b] @ P[f"W_h{b}"].T', 'dA[b] @ P[f"W_h{b}"]')], "step_backward",
+     "lstm/back-not-transposed"),
+    ("lstm", [('grads[f"b_{b}"] = dA[b].sum(dim=0)', 'grads[f"b_{b}"] = dA[b].mean(dim=0)')],
+     "step_backward", "lstm/bias-mean"),
+    ("lstm", [("lstm_step_backward(dH_seq[t] + dH_next", "lstm_step_backward(dH_seq[t]")], "bptt",
+     "lstm/no-recurrence"),
+    ("lstm", [("totals[key] = totals.get(key, 0) + grad", "totals[key] = grad")], "bptt",
+     "lstm/only-first-step"),
 ]
+
+# The issue's catalogue, in its words, and the catalogued mistakes that make each variant: every
+# variant it lists must be catalogued for each model that can make it, and written by hand above.
+ISSUE_VARIANTS = {
+    "z and 1 - z exchanged": ["gru/z-swapped"],
+    "reset gate on the wrong side of the product, (G3') for (G3)": ["gru/reset-before"],
+    "the reset gate left out": ["gru/no-reset"],
+    "R and Z exchanged": ["gru/rz-swapped"],
+    "sigmoid and tanh exchanged": ["rnn/sigmoid", "gru/act-swapped", "lstm/act-swapped"],
+    "a bias missing": ["rnn/no-b_hh", "gru/no-b_hz", "lstm/no-b_f"],
+    "a square weight used transposed": ["rnn/transposed", "gru/transposed", "lstm/transposed",
+                                        "rnn/back-not-transposed", "gru/back-not-transposed",
+                                        "lstm/back-not-transposed", "rnn/dW-transposed",
+                                        "gru/dW-transposed"],
+    "a missing tanh' or sigmoid' factor": ["rnn/no-tanh-grad", "gru/no-tanh-grad",
+                                           "gru/no-sigmoid-grad", "gru/no-sigmoid-grad-r",
+                                           "gru/no-sigmoid-grad-z", "lstm/no-tanh-grad",
+                                           "lstm/no-tanh-c-grad", "lstm/no-sigmoid-grad",
+                                           "lstm/no-sigmoid-grad-f"],
+    "the direct Z (or F) path to H_prev (C_prev) dropped": ["gru/no-direct-path",
+                                                            "lstm/no-direct-path"],
+    "the gradient through the reset gate dropped": ["gru/no-reset-grad"],
+    "gradients not summed over time": ["rnn/only-first-step", "gru/only-last-step",
+                                       "lstm/only-first-step"],
+    "the recurrent term of BPTT missing": ["rnn/no-recurrence", "gru/no-recurrence",
+                                           "lstm/no-recurrence", "lstm/no-recurrence-c"],
+}
+
+
+def test_every_variant_the_issue_lists_is_catalogued_and_planted_by_hand():
+    handwritten = {key for _, _, _, key in HANDWRITTEN}
+    for variant, keys in ISSUE_VARIANTS.items():
+        for key in keys:
+            assert key in MISTAKES, f"{variant}: {key} is not catalogued"
+            assert key in handwritten, f"{variant}: {key} is not planted by hand in a solution"
 
 
 @pytest.mark.parametrize("model, edits, part, key", HANDWRITTEN,
@@ -295,6 +382,7 @@ def test_random_parameters_follow_the_contract():
 
 def test_the_instructor_guide_lists_every_catalogued_mistake():
     guide = (ROOT / "book" / "instructor_guide.md").read_text()
+    assert f"plants each one, and {len(HANDWRITTEN)} of them written by hand" in guide
     missing = [key for key in MISTAKES if f"`{key}`" not in guide]
     assert not missing, f"book/instructor_guide.md does not list {missing}"
     for key, mistake in MISTAKES.items():

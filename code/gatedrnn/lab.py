@@ -146,6 +146,10 @@ def _catalogue():
            "missing", "(G3)"),
         _m("gru", "no-sigmoid-grad", "backward", "the sigmoid' factor Z(1 - Z), R(1 - R) of the "
            "gates is missing", "(G1)-(G2)"),
+        _m("gru", "no-sigmoid-grad-r", "backward", "the sigmoid' factor R(1 - R) of the reset "
+           "gate is missing (the update gate's Z(1 - Z) is there)", "(G1)"),
+        _m("gru", "no-sigmoid-grad-z", "backward", "the sigmoid' factor Z(1 - Z) of the update "
+           "gate is missing (the reset gate's R(1 - R) is there)", "(G2)"),
         _m("gru", "no-direct-path", "backward", "the direct path Z * dH to H_prev is dropped "
            "(dH_prev gets only the paths through the gates and the candidate)", "(G4)"),
         _m("gru", "no-reset-grad", "backward", "the gradient through the reset gate is dropped",
@@ -158,6 +162,12 @@ def _catalogue():
            "missing", "(L3)"),
         _m("lstm", "no-sigmoid-grad", "backward", "the sigmoid' factor of the gates is missing",
            "(L1), (L2), (L4)"),
+        _m("lstm", "no-sigmoid-grad-i", "backward", "the sigmoid' factor I(1 - I) of the input "
+           "gate is missing", "(L1)"),
+        _m("lstm", "no-sigmoid-grad-f", "backward", "the sigmoid' factor F(1 - F) of the forget "
+           "gate is missing", "(L2)"),
+        _m("lstm", "no-sigmoid-grad-o", "backward", "the sigmoid' factor O(1 - O) of the output "
+           "gate is missing", "(L4)"),
         _m("lstm", "no-direct-path", "backward", "the direct path F * dC to C_prev is dropped",
            "(L5)"),
         _m("lstm", "ignore-dC", "backward", "the incoming dC (from step t+1) is ignored: the "
@@ -239,10 +249,10 @@ class _Equations:
             return bias / n + (bias - bias / n).detach()
         return bias
 
-    def sigmoid(self, x):
+    def sigmoid(self, x, gate):
         if self.name == "act-swapped":
             return torch.tanh(x)
-        if self.name == "no-sigmoid-grad":
+        if self.name in ("no-sigmoid-grad", f"no-sigmoid-grad-{gate}"):
             return _straight(torch.sigmoid, x)
         return torch.sigmoid(x)
 
@@ -274,9 +284,9 @@ def _gru_step(X, H_prev, P, mistake=None):
     e, n = _Equations("gru", P, mistake), X.shape[0]
     r, z = ("z", "r") if e.name == "rz-swapped" else ("r", "z")
     R = e.sigmoid(e.xw(X, f"W_x{r}") + e.b(f"b_x{r}", n)
-                  + e.hw(H_prev, f"W_h{r}") + e.b(f"b_h{r}", n))            # (G1)
+                  + e.hw(H_prev, f"W_h{r}") + e.b(f"b_h{r}", n), "r")       # (G1)
     Z = e.sigmoid(e.xw(X, f"W_x{z}") + e.b(f"b_x{z}", n)
-                  + e.hw(H_prev, f"W_h{z}") + e.b(f"b_h{z}", n))            # (G2)
+                  + e.hw(H_prev, f"W_h{z}") + e.b(f"b_h{z}", n), "z")       # (G2)
     if e.name == "no-reset":
         R = torch.ones_like(R)
     if e.name == "no-reset-grad":
@@ -306,15 +316,15 @@ def _lstm_step(X, H_prev, C_prev, P, mistake=None):
         return e.xw(X, f"W_x{block}") + e.hw(H_prev, f"W_h{block}") + e.b(f"b_{block}", n)
 
     f, o = ("o", "f") if e.name == "fo-swapped" else ("f", "o")
-    I = e.sigmoid(pre("i"))                                                  # (L1)
-    F = e.sigmoid(pre(f))                                                    # (L2)
+    I = e.sigmoid(pre("i"), "i")                                             # (L1)
+    F = e.sigmoid(pre(f), "f")                                               # (L2)
     if e.name == "no-tanh-grad":
         candidate = _straight(torch.tanh, pre("c"))
     elif e.name == "act-swapped":
         candidate = torch.sigmoid(pre("c"))
     else:
         candidate = torch.tanh(pre("c"))                                     # (L3)
-    O = e.sigmoid(pre(o))                                                    # (L4)
+    O = e.sigmoid(pre(o), "o")                                               # (L4)
     kept = C_prev.detach() if e.name == "no-direct-path" else C_prev
     if e.name == "if-swapped":
         C = I * kept + F * candidate
