@@ -365,6 +365,25 @@ def test_loss_gradient_off_by_a_factor_is_named():
         lab.check_loss_and_gradients("gru", functions["loss_and_gradients"])
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_the_unsolved_student_copy_runs_top_to_bottom(model):
+    """Every cell after the first task that runs the student's code may raise in the student
+    copy (tag raises-exception), so Run All reaches the end before the lab is solved."""
+    from gatedrnn.student import STUB_TAG, student_notebook
+
+    notebook = nbformat.read(LABS / f"lab_{model}.ipynb", as_version=4)
+    student, _ = student_notebook(notebook)
+    defined = {"run", "final_mse", "reach", "input_gradient"} | {
+        name for cell in notebook.cells if cell.metadata["nbgrader"]["solution"]
+        for name in re.findall(r"^def (\w+)\(", cell.source, re.MULTILINE)}
+    first = next(i for i, c in enumerate(student.cells) if STUB_TAG in c.metadata.get("tags", []))
+    for cell in student.cells[first:]:
+        if cell.cell_type == "code" and any(re.search(rf"\b{name}\b", cell.source)
+                                            for name in defined):
+            assert STUB_TAG in cell.metadata.get("tags", []), (
+                f"lab_{model}: tag this cell uses-answers:\n{cell.source[:200]}")
+
+
 def test_the_error_shows_as_one_line_in_a_notebook():
     error = LabCheckError("rnn_step_forward: H is wrong.")
     assert error._render_traceback_() == [
