@@ -1,6 +1,7 @@
 """gatedrnn.lab: the labs' checkers pass the labs' own solutions and catch and name every
 catalogued mistake, whether built from the catalogue or written by hand into a solution."""
 import re
+import traceback
 from pathlib import Path
 
 import nbformat
@@ -321,6 +322,8 @@ def test_a_stub_gets_one_sentence():
     assert _one_sentence(str(caught.value)) == (
         "rnn_step_forward still raises NotImplementedError: replace the `raise "
         "NotImplementedError` line with your code.")
+    printed = "".join(traceback.format_exception(caught.value))   # as plain Python prints it
+    assert "During handling" not in printed and "raise NotImplementedError()" not in printed
     with pytest.raises(LabCheckError, match="needs a correct gru_step_forward first"):
         lab.check_gru_step_backward(rnn_step_forward, rnn_step_forward)
 

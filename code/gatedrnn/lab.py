@@ -408,7 +408,9 @@ def _draw(model, seed, T=None):
 # --- calling the student's code ------------------------------------------------------------------
 
 def _fail(message):
-    raise LabCheckError(message)
+    error = LabCheckError(message)
+    error.__suppress_context__ = True  # plain Python too: no chained traceback
+    raise error
 
 
 def _where(error):
