@@ -410,3 +410,13 @@ def test_the_instructor_guide_lists_every_catalogued_mistake():
     for key, mistake in MISTAKES.items():
         row = next(line for line in guide.splitlines() if line.startswith(f"| `{key}` |"))
         assert mistake.text.replace("*", "\\*") in row, f"the guide's row for {key} is stale"
+
+
+def test_the_instructor_guides_example_message_is_what_the_checker_prints():
+    guide = (ROOT / "book" / "instructor_guide.md").read_text()
+    example = re.search(r"```text\n(gru_step_forward: .*?)```", guide, re.DOTALL).group(1)
+    functions = _solutions("gru", [('P["b_xh"] + R * U)',
+                                    'P["b_xh"] + (R * H_prev) @ P["W_hh"] + P["b_hh"])')])
+    with pytest.raises(LabCheckError) as caught:
+        lab.check_gru_step_forward(functions["gru_step_forward"])
+    assert " ".join(example.split()) == str(caught.value)
