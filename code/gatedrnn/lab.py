@@ -80,6 +80,13 @@ def _bias_mistakes(model):
             for key in KEYS[model] if key.startswith("b_")]
 
 
+def _one_transposed(model, equations):
+    squares = [key for key in KEYS[model] if key.startswith("W_h")]
+    return [_m(model, f"transposed-{key}", "forward", f"{key} is used transposed "
+               f"(H_prev @ {key}.T; the other square weights are right)", equation)
+            for key, equation in zip(squares, equations)]
+
+
 _COMMON_BACKWARD = [
     ("back-not-transposed", "on the way back a square weight multiplies without its transpose "
      "(dH_prev = dA @ W_h* instead of dA @ W_h*.T)", "the backward of a product: "
@@ -126,7 +133,7 @@ def _catalogue():
            "(R * (H_prev @ W_hh) + b_hh instead of R * (H_prev @ W_hh + b_hh))", "(G3)"),
         _m("gru", "transposed", "forward", "the square weights W_h* are used transposed",
            "(G1)-(G3)"),
-    ] + _bias_mistakes("gru")
+    ] + _bias_mistakes("gru") + _one_transposed("gru", ("(G1)", "(G2)", "(G3)"))
     found += [
         _m("lstm", "if-swapped", "forward", "the input and forget gates are exchanged in the cell "
            "update (C = I * C_prev + F * C~)", "(L5)"),
@@ -139,7 +146,7 @@ def _catalogue():
            "(each one's weights make the other)", "(L2), (L4)"),
         _m("lstm", "transposed", "forward", "the square weights W_h* are used transposed",
            "(L1)-(L4)"),
-    ] + _bias_mistakes("lstm")
+    ] + _bias_mistakes("lstm") + _one_transposed("lstm", ("(L1)", "(L2)", "(L3)", "(L4)"))
     found += [
         _m("rnn", "no-tanh-grad", "backward", "the tanh' factor (1 - H^2) is missing", "(R1)"),
         _m("gru", "no-tanh-grad", "backward", "the tanh' factor (1 - H~^2) of the candidate is "
@@ -233,7 +240,7 @@ class _Equations:
 
     def hw(self, H, key):
         W = self.P[key]
-        if self.name == "transposed":
+        if self.name in ("transposed", f"transposed-{key}"):
             return H @ W.t()
         if self.name == "back-not-transposed":
             return _BackNotTransposed.apply(H, W)
