@@ -1,6 +1,7 @@
 """gatedrnn.lab: the labs' checkers pass the labs' own solutions and catch and name every
 catalogued mistake, whether built from the catalogue or written by hand into a solution."""
 import re
+import traceback
 from pathlib import Path
 
 import nbformat
@@ -186,7 +187,100 @@ HANDWRITTEN = [
      "lstm/no-direct-path"),
     ("lstm", [("dC_next, caches[t])", "torch.zeros_like(dC_next), caches[t])")], "bptt",
      "lstm/no-recurrence-c"),
+    # The rest of the issue's list, each written by hand into each model that can make it.
+    ("rnn", [('H_prev @ P["W_hh"]', 'H_prev @ P["W_hh"].T')], "step_forward", "rnn/transposed"),
+    ("rnn", [("H = H0\n", "H = torch.zeros_like(H0)\n")], "bptt", "rnn/start-from-zero"),
+    ("gru", [('R = torch.sigmoid(X @ P["W_xr"] + P["b_xr"] + H_prev @ P["W_hr"] + P["b_hr"])',
+              'R = torch.sigmoid(X @ P["W_xz"] + P["b_xz"] + H_prev @ P["W_hz"] + P["b_hz"])'),
+             ('Z = torch.sigmoid(X @ P["W_xz"] + P["b_xz"] + H_prev @ P["W_hz"] + P["b_hz"])',
+              'Z = torch.sigmoid(X @ P["W_xr"] + P["b_xr"] + H_prev @ P["W_hr"] + P["b_hr"])')],
+     "step_forward", "gru/rz-swapped"),
+    ("gru", [("R = torch.sigmoid(", "R = torch.tanh("), ("Z = torch.sigmoid(", "Z = torch.tanh("),
+             ("H_tilde = torch.tanh(", "H_tilde = torch.sigmoid(")], "step_forward",
+     "gru/act-swapped"),
+    ("gru", [('H_prev @ P["W_hr"]', 'H_prev @ P["W_hr"].T'),
+             ('H_prev @ P["W_hz"] + P["b_hz"])', 'H_prev @ P["W_hz"].T + P["b_hz"])'),
+             ('U = H_prev @ P["W_hh"]', 'U = H_prev @ P["W_hh"].T')], "step_forward",
+     "gru/transposed"),
+    ("gru", [('U = H_prev @ P["W_hh"]', 'U = H_prev @ P["W_hh"].T')], "step_forward",
+     "gru/transposed-W_hh"),
+    ("gru", [(' + P["b_hz"])  # (G2)', ")  # (G2)")], "step_forward", "gru/no-b_hz"),
+    ("gru", [("dA_z = dZ * Z * (1 - Z)", "dA_z = dZ")], "step_backward", "gru/no-sigmoid-grad-z"),
+    ("gru", [("dA_r = dR * R * (1 - R)", "dA_r = dR")], "step_backward", "gru/no-sigmoid-grad-r"),
+    ("gru", [('dU @ P["W_hh"].T', 'dU @ P["W_hh"]'), ('dA_r @ P["W_hr"].T', 'dA_r @ P["W_hr"]'),
+             ('dA_z @ P["W_hz"].T', 'dA_z @ P["W_hz"]')], "step_backward",
+     "gru/back-not-transposed"),
+    ("gru", [('"W_hh": H_prev.T @ dU', '"W_hh": dU.T @ H_prev'),
+             ('"W_hr": H_prev.T @ dA_r', '"W_hr": dA_r.T @ H_prev'),
+             ('"W_hz": H_prev.T @ dA_z', '"W_hz": dA_z.T @ H_prev')], "step_backward",
+     "gru/dW-transposed"),
+    ("gru", [("gru_step_backward(dH_seq[t] + dH_next", "gru_step_backward(dH_seq[t]")], "bptt",
+     "gru/no-recurrence"),
+    ("gru", [("totals[key] = totals.get(key, 0) + grad", "totals[key] = totals.get(key, grad)")],
+     "bptt", "gru/only-last-step"),
+    ("lstm", [("I = torch.sigmoid(", "I = torch.tanh("), ("F = torch.sigmoid(", "F = torch.tanh("),
+              ("O = torch.sigmoid(", "O = torch.tanh("),
+              ("C_tilde = torch.tanh(", "C_tilde = torch.sigmoid(")], "step_forward",
+     "lstm/act-swapped"),
+    ("lstm", [('H_prev @ P[f"W_h{block}"]', 'H_prev @ P[f"W_h{block}"].T')], "step_forward",
+     "lstm/transposed"),
+    ("lstm", [('H_prev @ P[f"W_h{block}"]',
+               'H_prev @ (P[f"W_h{block}"].T if block == "f" else P[f"W_h{block}"])')],
+     "step_forward", "lstm/transposed-W_hf"),
+    ("lstm", [('+ P[f"b_{block}"]', '+ (P[f"b_{block}"] if block != "f" else 0)')],
+     "step_forward", "lstm/no-b_f"),
+    ("lstm", [("dC_total * C_tilde * I * (1 - I)", "dC_total * C_tilde"),
+              ("dC_total * C_prev * F * (1 - F)", "dC_total * C_prev"), ("dO * O * (1 - O)", "dO")],
+     "step_backward", "lstm/no-sigmoid-grad"),
+    ("lstm", [("dC_total * C_prev * F * (1 - F)", "dC_total * C_prev")], "step_backward",
+     "lstm/no-sigmoid-grad-f"),
+    ("lstm", [("dC_total * I * (1 - C_tilde * C_tilde)", "dC_total * I")], "step_backward",
+     "lstm/no-tanh-grad"),
+    ("lstm", [('dA[b] @ P[f"W_h{b}"].T', 'dA[b] @ P[f"W_h{b}"]')], "step_backward",
+     "lstm/back-not-transposed"),
+    ("lstm", [('grads[f"b_{b}"] = dA[b].sum(dim=0)', 'grads[f"b_{b}"] = dA[b].mean(dim=0)')],
+     "step_backward", "lstm/bias-mean"),
+    ("lstm", [("lstm_step_backward(dH_seq[t] + dH_next", "lstm_step_backward(dH_seq[t]")], "bptt",
+     "lstm/no-recurrence"),
+    ("lstm", [("totals[key] = totals.get(key, 0) + grad", "totals[key] = grad")], "bptt",
+     "lstm/only-first-step"),
 ]
+
+# The issue's catalogue, in its words, and the catalogued mistakes that make each variant: every
+# variant it lists must be catalogued for each model that can make it, and written by hand above.
+ISSUE_VARIANTS = {
+    "z and 1 - z exchanged": ["gru/z-swapped"],
+    "reset gate on the wrong side of the product, (G3') for (G3)": ["gru/reset-before"],
+    "the reset gate left out": ["gru/no-reset"],
+    "R and Z exchanged": ["gru/rz-swapped"],
+    "sigmoid and tanh exchanged": ["rnn/sigmoid", "gru/act-swapped", "lstm/act-swapped"],
+    "a bias missing": ["rnn/no-b_hh", "gru/no-b_hz", "lstm/no-b_f"],
+    "a square weight used transposed": ["rnn/transposed", "gru/transposed", "lstm/transposed",
+                                        "gru/transposed-W_hh", "lstm/transposed-W_hf",
+                                        "rnn/back-not-transposed", "gru/back-not-transposed",
+                                        "lstm/back-not-transposed", "rnn/dW-transposed",
+                                        "gru/dW-transposed"],
+    "a missing tanh' or sigmoid' factor": ["rnn/no-tanh-grad", "gru/no-tanh-grad",
+                                           "gru/no-sigmoid-grad", "gru/no-sigmoid-grad-r",
+                                           "gru/no-sigmoid-grad-z", "lstm/no-tanh-grad",
+                                           "lstm/no-tanh-c-grad", "lstm/no-sigmoid-grad",
+                                           "lstm/no-sigmoid-grad-f"],
+    "the direct Z (or F) path to H_prev (C_prev) dropped": ["gru/no-direct-path",
+                                                            "lstm/no-direct-path"],
+    "the gradient through the reset gate dropped": ["gru/no-reset-grad"],
+    "gradients not summed over time": ["rnn/only-first-step", "gru/only-last-step",
+                                       "lstm/only-first-step"],
+    "the recurrent term of BPTT missing": ["rnn/no-recurrence", "gru/no-recurrence",
+                                           "lstm/no-recurrence", "lstm/no-recurrence-c"],
+}
+
+
+def test_every_variant_the_issue_lists_is_catalogued_and_planted_by_hand():
+    handwritten = {key for _, _, _, key in HANDWRITTEN}
+    for variant, keys in ISSUE_VARIANTS.items():
+        for key in keys:
+            assert key in MISTAKES, f"{variant}: {key} is not catalogued"
+            assert key in handwritten, f"{variant}: {key} is not planted by hand in a solution"
 
 
 @pytest.mark.parametrize("model, edits, part, key", HANDWRITTEN,
@@ -234,6 +328,8 @@ def test_a_stub_gets_one_sentence():
     assert _one_sentence(str(caught.value)) == (
         "rnn_step_forward still raises NotImplementedError: replace the `raise "
         "NotImplementedError` line with your code.")
+    printed = "".join(traceback.format_exception(caught.value))   # as plain Python prints it
+    assert "During handling" not in printed and "raise NotImplementedError()" not in printed
     with pytest.raises(LabCheckError, match="needs a correct gru_step_forward first"):
         lab.check_gru_step_backward(rnn_step_forward, rnn_step_forward)
 
@@ -278,6 +374,25 @@ def test_loss_gradient_off_by_a_factor_is_named():
         lab.check_loss_and_gradients("gru", functions["loss_and_gradients"])
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_the_unsolved_student_copy_runs_top_to_bottom(model):
+    """Every cell after the first task that runs the student's code may raise in the student
+    copy (tag raises-exception), so Run All reaches the end before the lab is solved."""
+    from gatedrnn.student import STUB_TAG, student_notebook
+
+    notebook = nbformat.read(LABS / f"lab_{model}.ipynb", as_version=4)
+    student, _ = student_notebook(notebook)
+    defined = {"run", "final_mse", "reach", "input_gradient"} | {
+        name for cell in notebook.cells if cell.metadata["nbgrader"]["solution"]
+        for name in re.findall(r"^def (\w+)\(", cell.source, re.MULTILINE)}
+    first = next(i for i, c in enumerate(student.cells) if STUB_TAG in c.metadata.get("tags", []))
+    for cell in student.cells[first:]:
+        if cell.cell_type == "code" and any(re.search(rf"\b{name}\b", cell.source)
+                                            for name in defined):
+            assert STUB_TAG in cell.metadata.get("tags", []), (
+                f"lab_{model}: tag this cell uses-answers:\n{cell.source[:200]}")
+
+
 def test_the_error_shows_as_one_line_in_a_notebook():
     error = LabCheckError("rnn_step_forward: H is wrong.")
     assert error._render_traceback_() == [
@@ -295,8 +410,19 @@ def test_random_parameters_follow_the_contract():
 
 def test_the_instructor_guide_lists_every_catalogued_mistake():
     guide = (ROOT / "book" / "instructor_guide.md").read_text()
+    assert f"plants each one, and {len(HANDWRITTEN)} of them written by hand" in guide
     missing = [key for key in MISTAKES if f"`{key}`" not in guide]
     assert not missing, f"book/instructor_guide.md does not list {missing}"
     for key, mistake in MISTAKES.items():
         row = next(line for line in guide.splitlines() if line.startswith(f"| `{key}` |"))
         assert mistake.text.replace("*", "\\*") in row, f"the guide's row for {key} is stale"
+
+
+def test_the_instructor_guides_example_message_is_what_the_checker_prints():
+    guide = (ROOT / "book" / "instructor_guide.md").read_text()
+    example = re.search(r"```text\n(gru_step_forward: .*?)```", guide, re.DOTALL).group(1)
+    functions = _solutions("gru", [('P["b_xh"] + R * U)',
+                                    'P["b_xh"] + (R * H_prev) @ P["W_hh"] + P["b_hh"])')])
+    with pytest.raises(LabCheckError) as caught:
+        lab.check_gru_step_forward(functions["gru_step_forward"])
+    assert " ".join(example.split()) == str(caught.value)

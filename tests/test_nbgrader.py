@@ -10,9 +10,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nbgrader_course import make_course, run_nbgrader, solution_lines
+from nbgrader_course import CHAPTER_PAGES, make_course, run_nbgrader, solution_lines
+from test_repository import _toc_files
 
 pytest.importorskip("nbgrader")
+# autograde executes the labs (seven notebook runs): skipped by the fast loop -m "not notebook"
+executes_notebooks = pytest.mark.notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 LABS = ROOT / "book" / "labs"
@@ -61,6 +64,7 @@ def course(tmp_path_factory):
     return root, scores
 
 
+@executes_notebooks
 def test_release_contains_no_solution_line(course):
     root, _ = course
     for name in NOTEBOOKS:
@@ -79,6 +83,7 @@ def test_release_contains_no_solution_line(course):
         assert released.count("raise NotImplementedError") >= len(solution_cells)
 
 
+@executes_notebooks
 def test_solutions_get_full_points(course):
     _, scores = course
     for name in NOTEBOOKS:
@@ -86,6 +91,7 @@ def test_solutions_get_full_points(course):
         assert max_score == 10 and score == max_score, grades
 
 
+@executes_notebooks
 def test_unanswered_release_gets_zero(course):
     _, scores = course
     for name in NOTEBOOKS:
@@ -93,9 +99,20 @@ def test_unanswered_release_gets_zero(course):
         assert max_score == 10 and score == 0, grades
 
 
+@executes_notebooks
 def test_planted_mistake_loses_exactly_its_tests_points(course):
     _, scores = course
     score, max_score, grades = scores["planted", PLANTED[0]]
     lost = {test: points for test, (got, points) in grades.items() if got != points}
     assert lost == {PLANTED_TEST: grades[PLANTED_TEST][1]}, grades
     assert score == max_score - grades[PLANTED_TEST][1]
+
+
+def test_every_chapter_notebook_follows_the_exercise_convention():
+    """The README's claim about the chapter notebooks: every chapter notebook of the book is on
+    CHAPTER_PAGES, whose exercises tests/test_nbgrader_chapters.py checks and releases."""
+    notebooks = {Path(entry).name for entry in _toc_files()
+                 if (ROOT / f"{entry}.ipynb").exists() and not entry.startswith("book/labs/")}
+    assert notebooks == set(CHAPTER_PAGES), (
+        f"chapter notebooks not on CHAPTER_PAGES: {sorted(notebooks - set(CHAPTER_PAGES))}; "
+        f"on it but not a chapter: {sorted(set(CHAPTER_PAGES) - notebooks)}")

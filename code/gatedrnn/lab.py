@@ -80,6 +80,13 @@ def _bias_mistakes(model):
             for key in KEYS[model] if key.startswith("b_")]
 
 
+def _one_transposed(model, equations):
+    squares = [key for key in KEYS[model] if key.startswith("W_h")]
+    return [_m(model, f"transposed-{key}", "forward", f"{key} is used transposed "
+               f"(H_prev @ {key}.T; the other square weights are right)", equation)
+            for key, equation in zip(squares, equations)]
+
+
 _COMMON_BACKWARD = [
     ("back-not-transposed", "on the way back a square weight multiplies without its transpose "
      "(dH_prev = dA @ W_h* instead of dA @ W_h*.T)", "the backward of a product: "
@@ -126,7 +133,7 @@ def _catalogue():
            "(R * (H_prev @ W_hh) + b_hh instead of R * (H_prev @ W_hh + b_hh))", "(G3)"),
         _m("gru", "transposed", "forward", "the square weights W_h* are used transposed",
            "(G1)-(G3)"),
-    ] + _bias_mistakes("gru")
+    ] + _bias_mistakes("gru") + _one_transposed("gru", ("(G1)", "(G2)", "(G3)"))
     found += [
         _m("lstm", "if-swapped", "forward", "the input and forget gates are exchanged in the cell "
            "update (C = I * C_prev + F * C~)", "(L5)"),
@@ -139,13 +146,17 @@ def _catalogue():
            "(each one's weights make the other)", "(L2), (L4)"),
         _m("lstm", "transposed", "forward", "the square weights W_h* are used transposed",
            "(L1)-(L4)"),
-    ] + _bias_mistakes("lstm")
+    ] + _bias_mistakes("lstm") + _one_transposed("lstm", ("(L1)", "(L2)", "(L3)", "(L4)"))
     found += [
         _m("rnn", "no-tanh-grad", "backward", "the tanh' factor (1 - H^2) is missing", "(R1)"),
         _m("gru", "no-tanh-grad", "backward", "the tanh' factor (1 - H~^2) of the candidate is "
            "missing", "(G3)"),
         _m("gru", "no-sigmoid-grad", "backward", "the sigmoid' factor Z(1 - Z), R(1 - R) of the "
            "gates is missing", "(G1)-(G2)"),
+        _m("gru", "no-sigmoid-grad-r", "backward", "the sigmoid' factor R(1 - R) of the reset "
+           "gate is missing (the update gate's Z(1 - Z) is there)", "(G1)"),
+        _m("gru", "no-sigmoid-grad-z", "backward", "the sigmoid' factor Z(1 - Z) of the update "
+           "gate is missing (the reset gate's R(1 - R) is there)", "(G2)"),
         _m("gru", "no-direct-path", "backward", "the direct path Z * dH to H_prev is dropped "
            "(dH_prev gets only the paths through the gates and the candidate)", "(G4)"),
         _m("gru", "no-reset-grad", "backward", "the gradient through the reset gate is dropped",
@@ -158,6 +169,12 @@ def _catalogue():
            "missing", "(L3)"),
         _m("lstm", "no-sigmoid-grad", "backward", "the sigmoid' factor of the gates is missing",
            "(L1), (L2), (L4)"),
+        _m("lstm", "no-sigmoid-grad-i", "backward", "the sigmoid' factor I(1 - I) of the input "
+           "gate is missing", "(L1)"),
+        _m("lstm", "no-sigmoid-grad-f", "backward", "the sigmoid' factor F(1 - F) of the forget "
+           "gate is missing", "(L2)"),
+        _m("lstm", "no-sigmoid-grad-o", "backward", "the sigmoid' factor O(1 - O) of the output "
+           "gate is missing", "(L4)"),
         _m("lstm", "no-direct-path", "backward", "the direct path F * dC to C_prev is dropped",
            "(L5)"),
         _m("lstm", "ignore-dC", "backward", "the incoming dC (from step t+1) is ignored: the "
@@ -223,7 +240,7 @@ class _Equations:
 
     def hw(self, H, key):
         W = self.P[key]
-        if self.name == "transposed":
+        if self.name in ("transposed", f"transposed-{key}"):
             return H @ W.t()
         if self.name == "back-not-transposed":
             return _BackNotTransposed.apply(H, W)
@@ -239,10 +256,10 @@ class _Equations:
             return bias / n + (bias - bias / n).detach()
         return bias
 
-    def sigmoid(self, x):
+    def sigmoid(self, x, gate):
         if self.name == "act-swapped":
             return torch.tanh(x)
-        if self.name == "no-sigmoid-grad":
+        if self.name in ("no-sigmoid-grad", f"no-sigmoid-grad-{gate}"):
             return _straight(torch.sigmoid, x)
         return torch.sigmoid(x)
 
@@ -274,9 +291,9 @@ def _gru_step(X, H_prev, P, mistake=None):
     e, n = _Equations("gru", P, mistake), X.shape[0]
     r, z = ("z", "r") if e.name == "rz-swapped" else ("r", "z")
     R = e.sigmoid(e.xw(X, f"W_x{r}") + e.b(f"b_x{r}", n)
-                  + e.hw(H_prev, f"W_h{r}") + e.b(f"b_h{r}", n))            # (G1)
+                  + e.hw(H_prev, f"W_h{r}") + e.b(f"b_h{r}", n), "r")       # (G1)
     Z = e.sigmoid(e.xw(X, f"W_x{z}") + e.b(f"b_x{z}", n)
-                  + e.hw(H_prev, f"W_h{z}") + e.b(f"b_h{z}", n))            # (G2)
+                  + e.hw(H_prev, f"W_h{z}") + e.b(f"b_h{z}", n), "z")       # (G2)
     if e.name == "no-reset":
         R = torch.ones_like(R)
     if e.name == "no-reset-grad":
@@ -306,15 +323,15 @@ def _lstm_step(X, H_prev, C_prev, P, mistake=None):
         return e.xw(X, f"W_x{block}") + e.hw(H_prev, f"W_h{block}") + e.b(f"b_{block}", n)
 
     f, o = ("o", "f") if e.name == "fo-swapped" else ("f", "o")
-    I = e.sigmoid(pre("i"))                                                  # (L1)
-    F = e.sigmoid(pre(f))                                                    # (L2)
+    I = e.sigmoid(pre("i"), "i")                                             # (L1)
+    F = e.sigmoid(pre(f), "f")                                               # (L2)
     if e.name == "no-tanh-grad":
         candidate = _straight(torch.tanh, pre("c"))
     elif e.name == "act-swapped":
         candidate = torch.sigmoid(pre("c"))
     else:
         candidate = torch.tanh(pre("c"))                                     # (L3)
-    O = e.sigmoid(pre(o))                                                    # (L4)
+    O = e.sigmoid(pre(o), "o")                                               # (L4)
     kept = C_prev.detach() if e.name == "no-direct-path" else C_prev
     if e.name == "if-swapped":
         C = I * kept + F * candidate
@@ -398,7 +415,9 @@ def _draw(model, seed, T=None):
 # --- calling the student's code ------------------------------------------------------------------
 
 def _fail(message):
-    raise LabCheckError(message)
+    error = LabCheckError(message)
+    error.__suppress_context__ = True  # plain Python too: no chained traceback
+    raise error
 
 
 def _where(error):

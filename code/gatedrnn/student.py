@@ -29,7 +29,9 @@ false``, such as each exercise's ``<label>-check`` cell after its ``{solution-en
 test cells) stay, so students check their own answers; like nbgrader's release, the copy drops
 the lines from ``### BEGIN HIDDEN TESTS`` to ``### END HIDDEN TESTS`` (markers included) from
 every cell it keeps. A check cell also gets the tag ``raises-exception``: before the exercise is
-solved it fails, and the copy must still run top to bottom.
+solved it fails, and the copy must still run top to bottom. So does a cell tagged
+``uses-answers`` in the source (a lab's cell that runs the student's functions, such as a demo or
+the training).
 """
 import argparse
 import re
@@ -47,6 +49,7 @@ HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 HINT = re.compile(r"^\s*#\s*Hint:", re.IGNORECASE)
 STUB_TAG = "raises-exception"
 ANSWER_TAG = "written-answer"
+USES_ANSWERS_TAG = "uses-answers"   # runs the student's functions: may raise until they exist
 
 
 def strip_hidden_tests(source):
@@ -159,7 +162,7 @@ def student_notebook(notebook):
                 raise ValueError(f"{where}: {error}") from None
             if copy.cell_type == "code":
                 copy.outputs, copy.execution_count = [], None
-            if is_check_cell(copy):
+            if is_check_cell(copy) or USES_ANSWERS_TAG in copy.metadata.get("tags", []):
                 tags = copy.metadata.get("tags", [])
                 copy.metadata["tags"] = tags + [STUB_TAG] * (STUB_TAG not in tags)
             cells.append(copy)
