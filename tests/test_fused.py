@@ -104,6 +104,20 @@ def test_changing_the_output_in_place_fails_loudly():
         loss.backward()
 
 
+@pytest.mark.parametrize("reset_after, function", [(True, "FusedBPTT"), (False, "ManualBPTT")])
+def test_changing_a_weight_in_place_before_backward_fails_loudly(reset_after, function):
+    """Both hand-derived backward passes use W_hh: an optimizer step (or any in-place edit)
+    between forward and backward must raise, never give gradients of another matrix."""
+    layer = gatedrnn.GRU(2, 3, reset_after=reset_after, bptt="manual")
+    output, _ = layer(torch.randn(4, 2, 2))
+    assert type(output.grad_fn).__name__ == function + "Backward"
+    loss = output.sum()
+    with torch.no_grad():
+        layer.weight_hh_l0.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+
+
 @pytest.mark.parametrize("dtype, tolerance", [(torch.float32, 3e-7), (torch.float64, 1e-15)])
 def test_tanh_in_place_is_tanh(dtype, tolerance):
     a = torch.cat([torch.linspace(-30, 30, 10001, dtype=dtype),

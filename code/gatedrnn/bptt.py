@@ -101,14 +101,16 @@ class ManualBPTT(torch.autograd.Function):
         state = state0[0] if len(state0) == 1 else state0
         output, state_last, caches = run_sequence(step_forward, x, state, weight_ih, weight_hh,
                                                   bias_ih, bias_hh)
-        ctx.save_for_backward(x, weight_ih)
+        # weight_hh is saved only so that changing it in place before backward raises an error:
+        # the caches hold it, and (B2) would silently use the changed matrix.
+        ctx.save_for_backward(x, weight_ih, weight_hh)
         ctx.step_backward, ctx.caches = step_backward, caches
         # Clones, so that changing a returned state in place cannot change a cache.
         return (output, *(part.clone() for part in _parts(state_last)))
 
     @staticmethod
     def backward(ctx, doutput, *dstate_last):
-        x, weight_ih = ctx.saved_tensors
+        x, weight_ih, _ = ctx.saved_tensors
         dstate = dstate_last[0] if len(dstate_last) == 1 else dstate_last
         dx, dstate0, *dweights = sequence_backward(ctx.step_backward, doutput, dstate, x,
                                                    ctx.caches, weight_ih,
