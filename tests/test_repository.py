@@ -52,3 +52,23 @@ def test_every_book_page_is_in_the_toc():
              for p in list((ROOT / "book").rglob("*.ipynb")) + list((ROOT / "book").rglob("*.md"))
              if ".ipynb_checkpoints" not in p.parts}
     assert pages <= listed, f"pages missing from _toc.yml: {sorted(pages - listed)}"
+
+
+def test_no_notebook_glues_a_key_twice():
+    """myst-nb warns on a duplicate glue key and the book builds with -W: catch a doubled
+    glue("name", ...) here, in a second, instead of after a five-minute build."""
+    import collections
+    import re
+    notebooks = _notebooks()
+    assert notebooks
+    doubled = {}
+    for path in notebooks:
+        sources = ["".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]
+                   if cell["cell_type"] == "code"]
+        keys = collections.Counter(key for source in sources
+                                   for key in re.findall(r"""\bglue\(\s*["']([^"'{}]+)["']""",
+                                                         source))
+        twice = sorted(key for key, count in keys.items() if count > 1)
+        if twice:
+            doubled[path.name] = twice
+    assert not doubled, f"glue keys glued more than once: {doubled}"
