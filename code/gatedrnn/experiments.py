@@ -15,7 +15,6 @@ import multiprocessing
 import numbers
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 import torch
 import torch.nn.functional as F
@@ -25,6 +24,7 @@ from tqdm.auto import tqdm
 from .gru import GRU
 from .init import scaled_orthogonal
 from .models import SequenceModel
+from .race import run_parallel
 from .rnn import RNN
 from .tasks import IGNORE_INDEX, delayed_echo
 from .training import clip_global_norm, train
@@ -318,18 +318,6 @@ def clipping_norms(kind, hidden_size, seed, *, seq_len=50, batch=64, steps=40, l
             "at_init": history.grad_norm[0], "median": median(history.grad_norm)}
 
 
-def _pool_context():
-    # Workers start from a fork server: a fresh single-threaded process that imported torch and
-    # this module once, and forks a worker per pool. A plain fork would copy a Jupyter kernel's
-    # threads (ZMQ, heartbeat, output) and any lock they held, which can leave a worker waiting
-    # for the kernel forever; spawn is as safe but imports torch again in every worker.
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload([__name__])   # no effect once the server runs: harmless
-    return context
-
-
 def _call(job):
     function, args, kwargs = job
     torch.set_num_threads(1)
@@ -346,26 +334,18 @@ def map_seeds(function, jobs, *, processes=None, desc=None):
     desc: if given, a progress bar with this label counts the finished jobs."""
     jobs = [(function, tuple(args), dict(kwargs)) for args, kwargs in jobs]
     processes = processes or min(2, os.cpu_count() or 1)
-    bar = tqdm(total=len(jobs), desc=desc, disable=desc is None, leave=False)
+    if processes > 1 and len(jobs) > 1:
+        # A fork server (spawn where there is none): a plain fork would copy a Jupyter kernel's
+        # threads and any lock they held, which can leave a worker waiting for ever.
+        start_method = ("forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
+                        else "spawn")
+        return run_parallel(_call, jobs, processes=processes, desc=desc,
+                            progress=desc is not None, start_method=start_method)
+    threads = torch.get_num_threads()
     try:
-        if processes == 1 or len(jobs) == 1:
-            threads = torch.get_num_threads()
-            results = []
-            try:
-                for job in jobs:
-                    results.append(_call(job))
-                    bar.update()
-            finally:
-                torch.set_num_threads(threads)
-            return results
-        with ProcessPoolExecutor(processes, mp_context=_pool_context()) as pool:
-            results = []
-            for result in pool.map(_call, jobs):
-                results.append(result)
-                bar.update()
-            return results
+        return [_call(job) for job in tqdm(jobs, desc=desc, disable=desc is None, leave=False)]
     finally:
-        bar.close()
+        torch.set_num_threads(threads)
 
 
 def median(values):
