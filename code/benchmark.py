@@ -4,8 +4,8 @@ One training step = forward over the whole sequence, a scalar loss, backward, ti
 `gatedrnn.compare.training_step_time`. Each model gets the same weights and the same input, and
 its torch.nn twin is timed in the same run: the three layers take turns, one step each, so a
 busy machine slows all of them alike, and each ratio is the median of the per-turn ratios.
-"manual" is the hand-derived backward pass as the layers train with it: the fused twin of the
-step functions (`gatedrnn.bptt.FusedBPTT`).
+"manual" is the hand-derived backward pass as the layers train with it: the fast twin of the
+step functions (`gatedrnn.bptt.FusedBPTT` for the RNN and GRU, `gatedrnn.lstm.FusedLSTM`).
 
     python code/benchmark.py            # T=100, batch 64, 32 inputs, 128 units, float32, 2 threads
     python code/benchmark.py --steps 50 --repeats 20 --models GRU LSTM

@@ -13,9 +13,10 @@ loop (as cuDNN does), and `sequence_backward` forms its gradients for all steps 
 after the loop. Each step returns its share of the recurrent weights' gradient, and the loop
 adds them up: (B3), (GB6), (LB6).
 
-The layers train (bptt="manual") with the fast twin at the end of this module, `FusedBPTT`:
-the same loops run with each model's fused pair of step functions, and the recurrent weights'
-gradient is one matrix product after the loop.
+The layers train (bptt="manual") with a fast twin: the RNN and the GRU with `FusedBPTT` at the
+end of this module, the same loops run with the model's fused pair of step functions and the
+recurrent weights' gradient as one matrix product after the loop; the LSTM with its own
+`lstm.FusedLSTM`, which also uses `linear`, the fast twin's matrix product.
 """
 import torch
 
@@ -119,8 +120,8 @@ class ManualBPTT(torch.autograd.Function):
 
 
 # ----------------------------------------------------------------------------- Fast twin
-# What the layers train with (bptt="manual"): the loops above, run with each model's fused pair
-# of step functions (`fused_step_forward`, `fused_step_backward` in rnn.py, gru.py, lstm.py):
+# What the RNN and the GRU train with (bptt="manual"): the loops above, run with the model's fused
+# pair of step functions (`fused_step_forward`, `fused_step_backward` in rnn.py and gru.py):
 # the same equations in fewer, larger operations. The backward step returns, instead of its
 # share of (B3), the gradient of its hidden share H_{t-1} W_h + b_h, and (B3) is one matrix
 # product over all steps after the loop. tests/test_fused.py checks that both paths agree.
@@ -129,6 +130,43 @@ def tanh_(a):
     """tanh(a) in place, as 2 sigma(2a) - 1 (exact but for rounding): torch's CPU sigmoid is
     several times faster than its tanh, and the fused steps call it once or twice a step."""
     return a.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
+def _onednn_works():
+    """Whether this PyTorch build runs oneDNN's matrix product (see `linear`) on this CPU."""
+    try:
+        X, weight = torch.ones(2, 3), torch.ones(4, 3)
+        return torch.equal(torch.ops.mkldnn._linear_pointwise(X, weight, None, "none", [], ""),
+                           X @ weight.t())
+    except (AttributeError, NotImplementedError, RuntimeError):
+        return False
+
+
+ONEDNN = torch.backends.mkldnn.is_available() and _onednn_works()
+ONEDNN_MIN_PRODUCTS = 2 ** 21   # multiply-adds below which a oneDNN call costs more than it saves
+
+
+def linear(X, weight, bias=None, add=None):
+    """X weight^T (+ bias) (+ add): a matrix product of the fast twin.
+
+    Large float32 products on the CPU go to oneDNN, the library torch.nn.LSTM's fused kernel
+    runs on, instead of torch.matmul's BLAS (MKL): on CPUs where MKL takes a slower path (AMD's,
+    for one) oneDNN's is up to twice as fast. Each oneDNN call costs about 10 microseconds to set
+    up, so products of fewer than ONEDNN_MIN_PRODUCTS multiply-adds stay with torch.matmul, as
+    do float64, other devices, builds without oneDNN, and every product inside
+    ``torch.backends.mkldnn.flags(enabled=False)``. The two libraries add in different orders,
+    so their float32 results differ in the last bits.
+    """
+    if (ONEDNN and X.dtype == torch.float32 and X.device.type == "cpu"
+            and X.numel() * weight.shape[0] >= ONEDNN_MIN_PRODUCTS
+            and torch.backends.mkldnn.enabled):
+        if add is None:
+            return torch.ops.mkldnn._linear_pointwise(X, weight, bias, "none", [], "")
+        return torch.ops.mkldnn._linear_pointwise.binary(X, add, weight, bias, "add")
+    Y = torch.matmul(X, weight.t())
+    if bias is not None:
+        Y = Y.add_(bias)
+    return Y if add is None else Y.add_(add)
 
 
 def fused_sequence_backward(step_backward, doutput, dstate_last, caches, H0, output,

@@ -30,11 +30,12 @@ Variant: the reset gate before the product (Cho et al. 2014 v3, d2l), a differen
 
     H~_t = tanh(X_t W_xh + b_xh + P_t W_hh + b_hh),  P_t = R_t * H_{t-1}  (G3')
 """
+from functools import partial
 from typing import NamedTuple
 
 import torch
 
-from .bptt import tanh_
+from .bptt import FusedBPTT, tanh_
 from .layer import RecurrentLayer
 
 
@@ -176,7 +177,9 @@ class GRU(RecurrentLayer):
         return step_forward_reset_before, step_backward_reset_before
 
     def fused(self):
-        return (fused_step_forward, fused_step_backward) if self.reset_after else None
+        if not self.reset_after:
+            return None
+        return partial(FusedBPTT.apply, fused_step_forward, fused_step_backward)
 
 
 # ----------------------------------------------------------------------------- Fast twin

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from . import _checks
-from .bptt import FusedBPTT, ManualBPTT, run_sequence
+from .bptt import ManualBPTT, run_sequence
 
 SUFFIXES = ("", "_reverse")   # direction 0 (forward) and 1 (backward) of a bidirectional layer
 
@@ -96,9 +96,10 @@ class RecurrentLayer(nn.Module):
         return type(self).step_forward, type(self).step_backward
 
     def fused(self):
-        """The fast twin of `cell()` that bptt="manual" trains with: the model's
-        (fused_step_forward, fused_step_backward) for `bptt.FusedBPTT`, or None to run
-        `cell()` through `bptt.ManualBPTT`."""
+        """The fast twin of `cell()` that bptt="manual" trains with, a function called as
+        ``fused(sequence, weight_ih, weight_hh, bias_ih, bias_hh, *state0)`` that returns
+        ``(output, *last_state)``: `bptt.FusedBPTT` with the model's fused step pair, or the
+        model's own (`lstm.FusedLSTM`); or None to run `cell()` through `bptt.ManualBPTT`."""
         return None
 
     def forward(self, input, hx=None):
@@ -128,7 +129,7 @@ class RecurrentLayer(nn.Module):
                 state0 = tuple(s[k * self.num_directions + direction] for s in states)
                 weights = self.layer_weights(k, direction)
                 if self.bptt == "manual" and fused is not None:
-                    output, *state_last = FusedBPTT.apply(*fused, sequence, *weights, *state0)
+                    output, *state_last = fused(sequence, *weights, *state0)
                 elif self.bptt == "manual":
                     output, *state_last = ManualBPTT.apply(step_forward, step_backward, sequence,
                                                            *weights, *state0)

@@ -35,6 +35,7 @@ from typing import NamedTuple
 import torch
 
 from . import _checks
+from .bptt import linear, tanh_
 from .layer import RecurrentLayer
 
 
@@ -107,7 +108,8 @@ class LSTM(RecurrentLayer):
     proj_size: accepted for torch.nn.LSTM's signature, but only 0 (no projection, torch's
       default); any other value raises a ValueError.
     bptt: "autograd" (default) or "manual" (the hand-derived backward through time, with the
-      fast twin of `step_forward` and `step_backward` below), as for `gatedrnn.GRU`.
+      fast twin of `step_forward` and `step_backward` below, `FusedLSTM`), as for
+      `gatedrnn.GRU`.
 
     Inputs: input (L, N, H_in), or (N, L, H_in) with batch_first=True, or (L, H_in); and
     optionally the pair (h_0, c_0) (a tuple or a list, as torch takes), each
@@ -130,39 +132,97 @@ class LSTM(RecurrentLayer):
         self.proj_size = 0
 
     def fused(self):
-        return fused_step_forward, fused_step_backward
+        return FusedLSTM.apply
 
 
 # ----------------------------------------------------------------------------- Fast twin
-# The pair above, fused for training (bptt="manual" runs it through `gatedrnn.bptt.FusedBPTT`):
-# fewer operations, and the backward step leaves (LB6)'s W_h and b_h to the loop.
+# What bptt="manual" trains with: the pair above for a whole sequence, in fewer and larger
+# operations. tests/test_fused.py checks it against `bptt.ManualBPTT` with the pair above.
 
-def fused_step_forward(gates_x, state_prev, weight_hh, bias_hh):
-    """`step_forward` with one sigmoid over the four blocks: tanh(a) = 2 sigma(2a) - 1."""
-    (H_prev, C_prev), h = state_prev, state_prev[0].shape[1]
-    gates = torch.addmm(gates_x, H_prev, weight_hh.t()).add_(bias_hh)
-    gates[:, 2 * h:3 * h].mul_(2)
-    gates.sigmoid_()                                                            # (L1), (L2), (L4)
-    gates[:, 2 * h:3 * h].mul_(2).sub_(1)                                       # (L3)
-    I, F, C_tilde, O = gates.split(h, dim=1)
-    C = torch.addcmul(F * C_prev, I, C_tilde)                                   # (L5)
-    tanh_C = torch.sigmoid(2 * C).mul_(2).sub_(1)              # tanh(C_t), as bptt.tanh_ does
-    H = O * tanh_C                                                              # (L6)
-    return (H, C), (C_prev, gates, tanh_C, weight_hh)
+STEPS_PER_BLOCK = 20   # steps prepared together, outside the loop but close enough to stay cached
 
 
-def fused_step_backward(dstate, cache, dgates, _spare):
-    """`step_backward` without (LB6), writing [dA^i, dA^f, dA^c, dA^o] into dgates.
-    Returns ((dH_prev, dC_prev), None)."""
-    C_prev, gates, tanh_C, weight_hh = cache
-    (dH, dC_next), h = dstate, C_prev.shape[1]
-    I, F, C_tilde, O = gates.split(h, dim=1)
-    dC = torch.addcmul(dC_next, dH * O, 1 - tanh_C * tanh_C)                    # (LB2)
-    dC_I = dC * I
-    torch.cat([dC * C_tilde, dC * C_prev, dC_I, dH * tanh_C], dim=1, out=dgates)  # (LB3), (LB1)
-    # (LB4) as x - x * a: with x = dGamma * Gamma for the gates (the candidate's block too,
-    # then written over with x = dC~ * C~, its tanh's derivative being 1 - C~^2)
-    dgates_gates = dgates * gates
-    torch.addcmul(dgates_gates, dgates_gates, gates, value=-1, out=dgates)
-    torch.addcmul(dC_I, dC_I * C_tilde, C_tilde, value=-1, out=dgates[:, 2 * h:3 * h])
-    return (dgates @ weight_hh, dC * F), None                                   # (LB5), (LB3)
+class FusedLSTM(torch.autograd.Function):
+    """FusedLSTM.apply(x, weight_ih, weight_hh, bias_ih, bias_hh, H0, C0) -> (output, H_T, C_T).
+
+    Forward: one sigmoid for all four blocks, with the candidate's weights and biases doubled,
+    tanh(a) = 2 sigma(2a) - 1; both biases added once, with the input shares X_t W_x of a block of
+    steps; each step writing into tensors that hold the whole sequence. Backward: what
+    multiplies the incoming gradient in (LB1)-(LB4), prepared for a block of steps at a time
+    (`_backward_factors`), so that a step of the loop is four elementwise products and (LB5);
+    then (LB6), each weight's gradient as one matrix product over all steps.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight_ih, weight_hh, bias_ih, bias_hh, H0, C0):
+        steps, n, h = x.shape[0], x.shape[1], weight_hh.shape[1]
+        doubled = torch.ones_like(weight_hh[:, :1])              # (4h, 1): 2 on the candidate
+        doubled[2 * h:3 * h] = 2
+        weight_ih2, weight_hh2 = weight_ih * doubled, weight_hh * doubled
+        bias2 = (bias_ih + bias_hh) * doubled[:, 0]
+        gates = x.new_empty(steps, n, 4 * h)                     # I, F, C~, O of every step
+        cells, output = x.new_empty(2, steps, n, h)              # C_t and H_t of every step
+        H, C = H0, C0
+        for t in range(steps):
+            if t % STEPS_PER_BLOCK == 0:
+                gates_x = linear(x[t:t + STEPS_PER_BLOCK], weight_ih2, bias2)
+            A = linear(H, weight_hh2, add=gates_x[t % STEPS_PER_BLOCK])
+            I, F, C_tilde, O = torch.sigmoid(A, out=gates[t]).split(h, dim=1)  # (L1), (L2), (L4)
+            C_tilde.mul_(2).sub_(1)                                            # (L3)
+            C = torch.mul(F, C, out=cells[t]).addcmul_(I, C_tilde)             # (L5)
+            tanh_C = tanh_(C * 1)                                  # * 1: a new tensor to work in
+            H = torch.mul(O, tanh_C, out=output[t])                            # (L6)
+        ctx.save_for_backward(x, weight_ih, weight_hh, H0, C0, gates, cells, output)
+        return output, H.clone(), C.clone()
+
+    @staticmethod
+    def backward(ctx, doutput, dH_last, dC_last):
+        x, weight_ih, weight_hh, H0, C0, gates, cells, output = ctx.saved_tensors
+        steps, h = x.shape[0], weight_hh.shape[1]
+        dgates = torch.empty_like(gates)          # [dA^i, dA^f, dA^c, dA^o] of every step
+        dgates_by_block = dgates.view(steps, -1, 4, h)
+        dH, dC = dH_last, dC_last
+        for t in reversed(range(steps)):
+            if t == steps - 1 or (t + 1) % STEPS_PER_BLOCK == 0:   # the last step of a block
+                start = t - t % STEPS_PER_BLOCK
+                cells_before = (torch.cat([C0.unsqueeze(0), cells[:t]]) if start == 0
+                                else cells[start - 1:t])
+                dC_factor, forget_gate = _backward_factors(
+                    gates[start:t + 1], cells[start:t + 1], cells_before, dgates[start:t + 1])
+            dH = dH + doutput[t]                                               # (B1)
+            dC = torch.addcmul(dC, dH, dC_factor[t - start])                   # (LB2)
+            dgates_by_block[t, :, :3].mul_(dC.unsqueeze(1))   # dA^i, dA^f, dA^c: (LB3), (LB4)
+            dgates_by_block[t, :, 3].mul_(dH)                 # dA^o: (LB1), (LB4)
+            dH = linear(dgates[t], weight_hh.t())                              # (LB5)
+            dC = dC * forget_gate[t - start]                                   # (LB3)
+        # (LB6) over all steps, sum_t H_{t-1}^T dA_t and sum_t X_t^T dA_t, each one product,
+        # formed transposed so that the long sum over steps runs along rows of both factors.
+        dgates_all, n = dgates.flatten(0, 1), x.shape[1]
+        states_before_t = x.new_empty(h, steps * n)              # (H_0, ..., H_{T-1})^T
+        states_before_t[:, :n] = H0.t()
+        states_before_t[:, n:] = output[:-1].flatten(0, 1).t()
+        dweight_hh = linear(states_before_t, dgates_all.t()).t().contiguous()
+        dweight_ih = linear(x.flatten(0, 1).t().contiguous(), dgates_all.t()).t().contiguous()
+        dx = linear(dgates, weight_ih.t()) if ctx.needs_input_grad[0] else None
+        dbias = dgates_all.sum(dim=0)
+        return dx, dweight_ih, dweight_hh, dbias, dbias, dH, dC
+
+
+def _backward_factors(gates, cells, cells_before, factors):
+    """For a block of steps, what multiplies the incoming gradient in (LB1)-(LB4).
+
+    Writes into factors the blocks [C~ I (1 - I), C_{t-1} F (1 - F), I (1 - C~^2),
+    tanh(C_t) O (1 - O)], which dA^i, dA^f, dA^c take from dC and dA^o from dH.
+    Returns (O (1 - tanh^2 C_t), which dC takes from dH in (LB2); F_t, which dC->_{t-1} takes
+    from dC in (LB3)).
+    """
+    h = cells.shape[2]
+    I, F, C_tilde, O = gates.split(h, dim=2)
+    torch.addcmul(gates, gates, gates, value=-1, out=factors)        # Gamma (1 - Gamma)
+    factor_i, factor_f, factor_c, factor_o = factors.split(h, dim=2)
+    factor_i.mul_(C_tilde)
+    factor_f.mul_(cells_before)
+    torch.mul(C_tilde, C_tilde, out=factor_c).neg_().add_(1).mul_(I)
+    tanh_cells = tanh_(cells * 1)
+    factor_o.mul_(tanh_cells)
+    return tanh_cells.mul_(tanh_cells).neg_().add_(1).mul_(O), F

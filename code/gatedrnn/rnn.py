@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 
 from . import _checks
-from .bptt import tanh_
+from .bptt import FusedBPTT, tanh_
 from .layer import RecurrentLayer
 
 PHI = {"tanh": torch.tanh, "relu": torch.relu, "identity": lambda a: a}
@@ -97,7 +97,8 @@ class RNN(RecurrentLayer):
         return partial(step_forward, nonlinearity=self.nonlinearity), step_backward
 
     def fused(self):
-        return partial(fused_step_forward, nonlinearity=self.nonlinearity), fused_step_backward
+        return partial(FusedBPTT.apply, partial(fused_step_forward, nonlinearity=self.nonlinearity),
+                       fused_step_backward)
 
 
 # ----------------------------------------------------------------------------- Fast twin
