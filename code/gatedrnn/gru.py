@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 import torch
 
-from .bptt import FusedBPTT, tanh_
+from .bptt import FusedBPTT, linear, tanh_
 from .layer import RecurrentLayer
 
 
@@ -190,7 +190,7 @@ def fused_step_forward(gates_x, H_prev, weight_hh, bias_hh):
     """`step_forward` with one sigmoid for R_t and Z_t, and lerp for (G4)."""
     h = H_prev.shape[1]
     x_rz, x_h = gates_x.split([2 * h, h], dim=1)
-    hidden_rz, U = torch.addmm(bias_hh, H_prev, weight_hh.t()).split([2 * h, h], dim=1)
+    hidden_rz, U = linear(H_prev, weight_hh, bias_hh).split([2 * h, h], dim=1)
     RZ = hidden_rz.add_(x_rz).sigmoid_()                                        # (G1), (G2)
     R, Z = RZ.chunk(2, dim=1)
     H_tilde = tanh_(torch.addcmul(x_h, R, U))                                   # (G3)
@@ -215,4 +215,4 @@ def fused_step_backward(dH, cache, dgates_x, dhidden):
     torch.addcmul(dRZ_RZ, dRZ_RZ, RZ, value=-1, out=dA_rz)
     dhidden[:, :2 * h] = dA_rz
     torch.mul(dA_h, R, out=dU)                                                  # (GB3)
-    return torch.addmm(dH_Z, dhidden, weight_hh), dhidden                       # (GB5)
+    return linear(dhidden, weight_hh.t(), add=dH_Z), dhidden                    # (GB5)

@@ -30,12 +30,13 @@ sent back along the cell through its (L5), and A^i, A^f, A^c, A^o the pre-activa
     dL/dH_{t-1} = sum over the blocks . = i, f, c, o of dA^. W_h.^T       (LB5)
     dL/dW_x. = X_t^T dA^.,  dL/dW_h. = H_{t-1}^T dA^.,  dL/db_. = sums of dA^.   (LB6)
 """
+import threading
 from typing import NamedTuple
 
 import torch
 
 from . import _checks
-from .bptt import linear, tanh_
+from .bptt import linear
 from .layer import RecurrentLayer
 
 
@@ -149,8 +150,9 @@ class FusedLSTM(torch.autograd.Function):
     tanh(a) = 2 sigma(2a) - 1; both biases added once, with the input shares X_t W_x of a block of
     steps; each step writing into tensors that hold the whole sequence. Backward: what
     multiplies the incoming gradient in (LB1)-(LB4), prepared for a block of steps at a time
-    (`_backward_factors`), so that a step of the loop is four elementwise products and (LB5);
-    then (LB6), each weight's gradient as one matrix product over all steps.
+    (`_backward_factors`), so that a step of the loop is five elementwise operations and (LB5);
+    then (LB6) for both weight matrices as one matrix product over all steps. Large float32
+    products go to oneDNN (`bptt.linear`).
     """
 
     @staticmethod
@@ -162,16 +164,18 @@ class FusedLSTM(torch.autograd.Function):
         bias2 = (bias_ih + bias_hh) * doubled[:, 0]
         gates = x.new_empty(steps, n, 4 * h)                     # I, F, C~, O of every step
         cells, output = x.new_empty(2, steps, n, h)              # C_t and H_t of every step
+        # Each step's rows, taken apart once (indexing a tensor in the loop costs more).
+        gate_rows, cell_rows, output_rows = gates.unbind(0), cells.unbind(0), output.unbind(0)
+        I_rows, F_rows, C_tilde_rows, O_rows = (block.unbind(0) for block in gates.split(h, 2))
         H, C = H0, C0
         for t in range(steps):
             if t % STEPS_PER_BLOCK == 0:
-                gates_x = linear(x[t:t + STEPS_PER_BLOCK], weight_ih2, bias2)
+                gates_x = linear(x[t:t + STEPS_PER_BLOCK], weight_ih2, bias2).unbind(0)
             A = linear(H, weight_hh2, add=gates_x[t % STEPS_PER_BLOCK])
-            I, F, C_tilde, O = torch.sigmoid(A, out=gates[t]).split(h, dim=1)  # (L1), (L2), (L4)
-            C_tilde.mul_(2).sub_(1)                                            # (L3)
-            C = torch.mul(F, C, out=cells[t]).addcmul_(I, C_tilde)             # (L5)
-            tanh_C = tanh_(C * 1)                                  # * 1: a new tensor to work in
-            H = torch.mul(O, tanh_C, out=output[t])                            # (L6)
+            torch.sigmoid(A, out=gate_rows[t])                                 # (L1), (L2), (L4)
+            C_tilde = C_tilde_rows[t].mul_(2).sub_(1)                          # (L3)
+            C = torch.mul(F_rows[t], C, out=cell_rows[t]).addcmul_(I_rows[t], C_tilde)   # (L5)
+            H = torch.mul(O_rows[t], torch.tanh(C), out=output_rows[t])        # (L6)
         ctx.save_for_backward(x, weight_ih, weight_hh, H0, C0, gates, cells, output)
         return output, H.clone(), C.clone()
 
@@ -179,30 +183,35 @@ class FusedLSTM(torch.autograd.Function):
     def backward(ctx, doutput, dH_last, dC_last):
         x, weight_ih, weight_hh, H0, C0, gates, cells, output = ctx.saved_tensors
         steps, h = x.shape[0], weight_hh.shape[1]
-        dgates = torch.empty_like(gates)          # [dA^i, dA^f, dA^c, dA^o] of every step
-        dgates_by_block = dgates.view(steps, -1, 4, h)
-        dH, dC = dH_last, dC_last
+        dgates = _workspace("dgates", gates)    # [dA^i, dA^f, dA^c, dA^o] of every step
+        by_block = dgates.view(steps, -1, 4, h)
+        dgate_rows, doutput_rows = dgates.unbind(0), doutput.unbind(0)
+        ifc_rows, o_rows = by_block[:, :, :3].unbind(0), by_block[:, :, 3].unbind(0)
+        dH, dC, weight_hh_t = dH_last, dC_last, weight_hh.t()
         for t in reversed(range(steps)):
             if t == steps - 1 or (t + 1) % STEPS_PER_BLOCK == 0:   # the last step of a block
                 start = t - t % STEPS_PER_BLOCK
                 cells_before = (torch.cat([C0.unsqueeze(0), cells[:t]]) if start == 0
                                 else cells[start - 1:t])
-                dC_factor, forget_gate = _backward_factors(
-                    gates[start:t + 1], cells[start:t + 1], cells_before, dgates[start:t + 1])
-            dH = dH + doutput[t]                                               # (B1)
-            dC = torch.addcmul(dC, dH, dC_factor[t - start])                   # (LB2)
-            dgates_by_block[t, :, :3].mul_(dC.unsqueeze(1))   # dA^i, dA^f, dA^c: (LB3), (LB4)
-            dgates_by_block[t, :, 3].mul_(dH)                 # dA^o: (LB1), (LB4)
-            dH = linear(dgates[t], weight_hh.t())                              # (LB5)
-            dC = dC * forget_gate[t - start]                                   # (LB3)
-        # (LB6) over all steps, sum_t H_{t-1}^T dA_t and sum_t X_t^T dA_t, each one product,
-        # formed transposed so that the long sum over steps runs along rows of both factors.
+                dC_factors, forget_gates = (block.unbind(0) for block in _backward_factors(
+                    gates[start:t + 1], cells[start:t + 1], cells_before, dgates[start:t + 1]))
+            dH = dH + doutput_rows[t]                                          # (B1)
+            dC = torch.addcmul(dC, dH, dC_factors[t - start])                  # (LB2)
+            ifc_rows[t].mul_(dC.unsqueeze(1))          # dA^i, dA^f, dA^c: (LB3), (LB4)
+            o_rows[t].mul_(dH)                         # dA^o: (LB1), (LB4)
+            dH = linear(dgate_rows[t], weight_hh_t)                            # (LB5)
+            dC = dC * forget_gates[t - start]                                  # (LB3)
+        # (LB6) over all steps, sum_t H_{t-1}^T dA_t and sum_t X_t^T dA_t, as one product
+        # [H_{t-1} | X_t]^T dA over all steps, formed transposed so that the long sum over
+        # steps runs along the rows of both factors.
         dgates_all, n = dgates.flatten(0, 1), x.shape[1]
-        states_before_t = x.new_empty(h, steps * n)              # (H_0, ..., H_{T-1})^T
-        states_before_t[:, :n] = H0.t()
-        states_before_t[:, n:] = output[:-1].flatten(0, 1).t()
-        dweight_hh = linear(states_before_t, dgates_all.t()).t().contiguous()
-        dweight_ih = linear(x.flatten(0, 1).t().contiguous(), dgates_all.t()).t().contiguous()
+        # [H_0 ... H_{T-1} | X_1 ... X_T]^T
+        reads_t = _workspace("reads_t", x, (h + x.shape[2], steps * n))
+        reads_t[:h, :n] = H0.t()
+        reads_t[:h, n:] = output[:-1].flatten(0, 1).t()
+        reads_t[h:] = x.flatten(0, 1).t()
+        dweight_hh, dweight_ih = linear(reads_t, dgates_all.t()).t().split([h, x.shape[2]], dim=1)
+        dweight_hh, dweight_ih = dweight_hh.contiguous(), dweight_ih.contiguous()
         dx = linear(dgates, weight_ih.t()) if ctx.needs_input_grad[0] else None
         dbias = dgates_all.sum(dim=0)
         return dx, dweight_ih, dweight_hh, dbias, dbias, dH, dC
@@ -223,6 +232,26 @@ def _backward_factors(gates, cells, cells_before, factors):
     factor_i.mul_(C_tilde)
     factor_f.mul_(cells_before)
     torch.mul(C_tilde, C_tilde, out=factor_c).neg_().add_(1).mul_(I)
-    tanh_cells = tanh_(cells * 1)
+    tanh_cells = torch.tanh(cells)
     factor_o.mul_(tanh_cells)
     return tanh_cells.mul_(tanh_cells).neg_().add_(1).mul_(O), F
+
+
+_WORKSPACES = threading.local()
+
+
+def _workspace(name, like, shape=None):
+    """An uninitialised tensor of `shape` (default: like's), kept for the next backward pass.
+
+    FusedLSTM.backward writes its large intermediates (the gates' gradients of every step, and
+    the stacked inputs of (LB6)) into these and drops them before it returns; fresh tensors of
+    10-20 MB at every call cost more than the arithmetic on them, because the allocator gives
+    such blocks back to the operating system, which hands them out again zeroed, page by page.
+    One set per thread, replaced when the shapes change.
+    """
+    shape = tuple(like.shape if shape is None else shape)
+    kept = getattr(_WORKSPACES, name, None)
+    if kept is None or (kept.shape, kept.dtype, kept.device) != (shape, like.dtype, like.device):
+        kept = like.new_empty(shape)
+        setattr(_WORKSPACES, name, kept)
+    return kept
