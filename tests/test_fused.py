@@ -178,3 +178,17 @@ def test_fused_lstm_backward_can_run_twice():
     first = torch.autograd.grad(loss, [x, *weights, *state], retain_graph=True)
     second = torch.autograd.grad(loss, [x, *weights, *state])
     assert all(torch.equal(a, b) for a, b in zip(first, second))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "GRU", "LSTM"])
+def test_gradients_outlive_the_next_backward_pass(kind):
+    """The fast twin keeps its backward's large intermediates for the next call: the gradients
+    it returned must be tensors of their own, untouched by the next backward pass."""
+    torch.manual_seed(10)
+    layers = [getattr(gatedrnn, kind)(3, 5, bptt="manual") for _ in range(2)]
+    x = torch.randn(6, 2, 3, requires_grad=True)
+    layers[0](x)[0].pow(2).sum().backward()
+    first = [x.grad.clone()] + [p.grad.clone() for p in layers[0].parameters()]
+    first_refs = [x.grad] + [p.grad for p in layers[0].parameters()]
+    layers[1](x.detach().flip(0))[0].sum().backward()
+    assert all(torch.equal(a, b) for a, b in zip(first, first_refs))

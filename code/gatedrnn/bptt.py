@@ -18,6 +18,8 @@ end of this module, the same loops run with the model's fused pair of step funct
 recurrent weights' gradient as one matrix product after the loop; the LSTM with its own
 `lstm.FusedLSTM`, which also uses `linear`, the fast twin's matrix product.
 """
+import threading
+
 import torch
 
 
@@ -169,6 +171,26 @@ def linear(X, weight, bias=None, add=None):
     return Y if add is None else Y.add_(add)
 
 
+WORKSPACES = threading.local()
+
+
+def workspace(name, like, shape=None):
+    """An uninitialised tensor of `shape` (default: like's), kept for the next backward pass.
+
+    The fast twin's backward passes write their large intermediates (the gates' gradients of
+    every step, and the like) into these and drop them before they return; fresh tensors of
+    10-20 MB at every call cost more than the arithmetic on them, because the allocator gives
+    such blocks back to the operating system, which hands them out again zeroed, page by page.
+    One tensor per name and thread, replaced when the shape changes.
+    """
+    shape = tuple(like.shape if shape is None else shape)
+    kept = getattr(WORKSPACES, name, None)
+    if kept is None or (kept.shape, kept.dtype, kept.device) != (shape, like.dtype, like.device):
+        kept = like.new_empty(shape)
+        setattr(WORKSPACES, name, kept)
+    return kept
+
+
 def fused_sequence_backward(step_backward, doutput, dstate_last, caches, H0, output,
                             weight_hh):
     """`backward_through_time` with a fused step_backward, and (B3) in one product.
@@ -180,10 +202,9 @@ def fused_sequence_backward(step_backward, doutput, dstate_last, caches, H0, out
     `backward_through_time` returns.
     """
     dstate, steps = dstate_last, len(caches)
-    # One allocation for dgates_x and, where a step returns it apart (the GRU), dhidden:
-    # memory the RNN and LSTM never touch costs nothing, and one large block, unlike two,
-    # is reused from one training step to the next instead of being returned and faulted in.
-    dgates_x, spare = doutput.new_empty(2, steps, doutput.shape[1], weight_hh.shape[0])
+    # dgates_x and, where a step returns it apart (the GRU), dhidden, kept between calls
+    dgates_x, spare = workspace("fused dgates", doutput, (2, steps, doutput.shape[1],
+                                                    weight_hh.shape[0]))
     # Each step's rows, taken apart once (indexing a tensor in the loop costs more than this).
     doutputs, dgates_rows, spare_rows = doutput.unbind(0), dgates_x.unbind(0), spare.unbind(0)
     for t in reversed(range(steps)):

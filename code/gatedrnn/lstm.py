@@ -30,13 +30,12 @@ sent back along the cell through its (L5), and A^i, A^f, A^c, A^o the pre-activa
     dL/dH_{t-1} = sum over the blocks . = i, f, c, o of dA^. W_h.^T       (LB5)
     dL/dW_x. = X_t^T dA^.,  dL/dW_h. = H_{t-1}^T dA^.,  dL/db_. = sums of dA^.   (LB6)
 """
-import threading
 from typing import NamedTuple
 
 import torch
 
 from . import _checks
-from .bptt import linear
+from .bptt import linear, workspace
 from .layer import RecurrentLayer
 
 
@@ -183,7 +182,7 @@ class FusedLSTM(torch.autograd.Function):
     def backward(ctx, doutput, dH_last, dC_last):
         x, weight_ih, weight_hh, H0, C0, gates, cells, output = ctx.saved_tensors
         steps, h = x.shape[0], weight_hh.shape[1]
-        dgates = _workspace("dgates", gates)    # [dA^i, dA^f, dA^c, dA^o] of every step
+        dgates = workspace("lstm dgates", gates)   # [dA^i, dA^f, dA^c, dA^o] of every step
         by_block = dgates.view(steps, -1, 4, h)
         dgate_rows, doutput_rows = dgates.unbind(0), doutput.unbind(0)
         ifc_rows, o_rows = by_block[:, :, :3].unbind(0), by_block[:, :, 3].unbind(0)
@@ -206,7 +205,7 @@ class FusedLSTM(torch.autograd.Function):
         # steps runs along the rows of both factors.
         dgates_all, n = dgates.flatten(0, 1), x.shape[1]
         # [H_0 ... H_{T-1} | X_1 ... X_T]^T
-        reads_t = _workspace("reads_t", x, (h + x.shape[2], steps * n))
+        reads_t = workspace("lstm reads_t", x, (h + x.shape[2], steps * n))
         reads_t[:h, :n] = H0.t()
         reads_t[:h, n:] = output[:-1].flatten(0, 1).t()
         reads_t[h:] = x.flatten(0, 1).t()
@@ -236,22 +235,3 @@ def _backward_factors(gates, cells, cells_before, factors):
     factor_o.mul_(tanh_cells)
     return tanh_cells.mul_(tanh_cells).neg_().add_(1).mul_(O), F
 
-
-_WORKSPACES = threading.local()
-
-
-def _workspace(name, like, shape=None):
-    """An uninitialised tensor of `shape` (default: like's), kept for the next backward pass.
-
-    FusedLSTM.backward writes its large intermediates (the gates' gradients of every step, and
-    the stacked inputs of (LB6)) into these and drops them before it returns; fresh tensors of
-    10-20 MB at every call cost more than the arithmetic on them, because the allocator gives
-    such blocks back to the operating system, which hands them out again zeroed, page by page.
-    One set per thread, replaced when the shapes change.
-    """
-    shape = tuple(like.shape if shape is None else shape)
-    kept = getattr(_WORKSPACES, name, None)
-    if kept is None or (kept.shape, kept.dtype, kept.device) != (shape, like.dtype, like.device):
-        kept = like.new_empty(shape)
-        setattr(_WORKSPACES, name, kept)
-    return kept
