@@ -16,7 +16,8 @@ adds them up: (B3), (GB6), (LB6).
 The layers train (bptt="manual") with a fast twin: the RNN and the GRU with `FusedBPTT` at the
 end of this module, the same loops run with the model's fused pair of step functions and the
 recurrent weights' gradient as one matrix product after the loop; the LSTM with its own
-`lstm.FusedLSTM`, which also uses `linear`, the fast twin's matrix product.
+`lstm.FusedLSTM`. Both use `linear`, the fast twin's matrix product (oneDNN for large float32
+products), and `workspace`, memory their backward passes keep from one call to the next.
 """
 import threading
 
@@ -171,7 +172,7 @@ def linear(X, weight, bias=None, add=None):
     return Y if add is None else Y.add_(add)
 
 
-WORKSPACES = threading.local()
+_PER_THREAD = threading.local()   # .workspaces: {name: tensor}, see `workspace`
 
 
 def workspace(name, like, shape=None):
@@ -184,10 +185,10 @@ def workspace(name, like, shape=None):
     One tensor per name and thread, replaced when the shape changes.
     """
     shape = tuple(like.shape if shape is None else shape)
-    kept = getattr(WORKSPACES, name, None)
+    workspaces = _PER_THREAD.__dict__.setdefault("workspaces", {})
+    kept = workspaces.get(name)
     if kept is None or (kept.shape, kept.dtype, kept.device) != (shape, like.dtype, like.device):
-        kept = like.new_empty(shape)
-        setattr(WORKSPACES, name, kept)
+        kept = workspaces[name] = like.new_empty(shape)
     return kept
 
 

@@ -157,6 +157,8 @@ class FusedLSTM(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, weight_ih, weight_hh, bias_ih, bias_hh, H0, C0):
         steps, n, h = x.shape[0], x.shape[1], weight_hh.shape[1]
+        # One sigmoid over each step's whole gate row: a second call, tanh on the candidate's
+        # strided columns, made the training step about a quarter slower (measured).
         doubled = torch.ones_like(weight_hh[:, :1])              # (4h, 1): 2 on the candidate
         doubled[2 * h:3 * h] = 2
         weight_ih2, weight_hh2 = weight_ih * doubled, weight_hh * doubled
