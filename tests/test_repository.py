@@ -72,3 +72,27 @@ def test_no_notebook_glues_a_key_twice():
         if twice:
             doubled[path.name] = twice
     assert not doubled, f"glue keys glued more than once: {doubled}"
+
+
+def test_full_run_skips_the_default_runs_claims():
+    """A page whose FULL_RUN knob says that the text and the checks of its claims are the
+    default run's checks every hidden claim cell under `if not FULL_RUN:`: a reader who sets
+    FULL_RUN = True gets larger runs and their printouts, not an AssertionError about a
+    sentence written for the default budget."""
+    import re
+    contract = "the checks of its claims are the default run's"
+    pages, unguarded = [], []
+    for path in _notebooks():
+        cells = json.loads(path.read_text())["cells"]
+        if not any(contract in "".join(cell["source"]) for cell in cells):
+            continue
+        pages.append(path.name)
+        for index, cell in enumerate(cells):
+            source = "".join(cell["source"])
+            if ("remove-cell" in cell.get("metadata", {}).get("tags", [])
+                    and re.search(r"^\s*assert\b", source, re.MULTILINE)
+                    and (re.search(r"^assert\b", source, re.MULTILINE)
+                         or "if not FULL_RUN:" not in source)):
+                unguarded.append(f"{path.name} cell {index}")
+    assert sorted(pages) == ["compare_memory.ipynb", "compare_real.ipynb", "questions.ipynb"]
+    assert not unguarded, f"claim cells that FULL_RUN = True would check: {unguarded}"
